@@ -1,0 +1,169 @@
+"""The environment check: is everything the course needs here, and if not, what to do.
+
+``check_environment()`` returns one :class:`Check` per item; ``print_report()`` prints them with
+plain advice for anything that is wrong. Lesson 00 runs it; so does ``course doctor``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+from . import data
+from .runtime import FAST, get_device, num_threads, relpath
+
+FIX_INSTALL = "run `make venv` in the repository root (or `pip install -e '.[dev]'` in your venv)"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    advice: str = ""
+
+
+def _pins() -> dict[str, str]:
+    """The exact versions course_lib pins, read from its installed metadata."""
+    pins = {}
+    for req in md.requires("course_lib") or []:
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^;\s]+)\s*(;.*)?$", req)
+        if m and not (m.group(3) and "extra" in m.group(3)):
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def _package_checks() -> list[Check]:
+    checks = []
+    for name, pin in _pins().items():
+        try:
+            have = md.version(name)
+        except md.PackageNotFoundError:
+            checks.append(
+                Check(name, False, "not installed", f"{name}=={pin} is missing: {FIX_INSTALL}")
+            )
+            continue
+        same = have.split("+")[0] == pin
+        checks.append(
+            Check(
+                name,
+                same,
+                have if same else f"{have} (course pins {pin})",
+                "" if same else f"other versions may give other numbers: {FIX_INSTALL}",
+            )
+        )
+    return checks
+
+
+def check_environment() -> list[Check]:
+    """Python, pinned packages, device and threads, data files, widgets."""
+    checks = []
+    v = sys.version_info
+    checks.append(
+        Check(
+            "python",
+            v[:2] == (3, 11),
+            f"{v.major}.{v.minor}.{v.micro}",
+            ""
+            if v[:2] == (3, 11)
+            else "the course is tested on Python 3.11: "
+            "make a 3.11 venv (make PYTHON=python3.11 venv)",
+        )
+    )
+    try:
+        checks.extend(_package_checks())
+    except md.PackageNotFoundError:
+        checks.append(Check("course_lib", False, "not installed as a package", FIX_INSTALL))
+
+    device = get_device()
+    threads = num_threads()
+    checks.append(
+        Check(
+            "device",
+            True,
+            f"{device}"
+            + (
+                ""
+                if device.type != "cpu"
+                else " (no GPU needed: every lesson is sized for a laptop CPU)"
+            ),
+        )
+    )
+    cores = os.cpu_count() or 1
+    checks.append(
+        Check(
+            "threads",
+            threads >= min(2, cores),
+            f"torch uses {threads} of {cores} cores",
+            ""
+            if threads >= min(2, cores)
+            else "torch uses one thread: unset "
+            "OMP_NUM_THREADS / MKL_NUM_THREADS or call torch.set_num_threads(2)",
+        )
+    )
+    checks.append(
+        Check(
+            "mode",
+            True,
+            "fast (COURSE_FAST=1): fewer steps, for tests" if FAST else "full: what learners run",
+        )
+    )
+
+    for name in ("shakespeare.txt", "tiny_shakespeare.txt"):
+        path = data.data_path(name)
+        ok = path.exists()
+        checks.append(
+            Check(
+                relpath(path),
+                ok,
+                f"{path.stat().st_size:,} bytes" if ok else "missing",
+                "" if ok else f"build it with `{data.BUILD_SHAKESPEARE}`",
+            )
+        )
+    for key in ("wiki", "analogies", "wordsim353", "simlex999", "lee", "polarity"):
+        try:
+            data.gensim_path(key)
+            checks.append(Check(f"gensim data: {key}", True, data.GENSIM_FILES[key]))
+        except data.DataNotFoundError as e:
+            checks.append(Check(f"gensim data: {key}", False, "missing", str(e)))
+
+    try:
+        import ipywidgets
+
+        md.version("jupyterlab_widgets")
+        checks.append(
+            Check(
+                "widgets",
+                True,
+                f"ipywidgets {ipywidgets.__version__} with the JupyterLab extension",
+            )
+        )
+    except (ImportError, md.PackageNotFoundError):
+        checks.append(
+            Check(
+                "widgets",
+                False,
+                "ipywidgets or its JupyterLab extension is missing",
+                f"interactive explorers will show static figures only: {FIX_INSTALL}",
+            )
+        )
+    return checks
+
+
+def print_report(checks: list[Check] | None = None) -> bool:
+    """Print the checks as a table; return True when all passed."""
+    checks = check_environment() if checks is None else checks
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        print(f"{'ok ' if c.ok else 'FIX'}  {c.name:<{width}}  {c.detail}")
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        print("\nWhat to do:")
+        for c in bad:
+            print(f"- {c.name}: {c.advice}")
+    else:
+        print(f"\nAll {len(checks)} checks passed: you are ready for the course.")
+    return not bad

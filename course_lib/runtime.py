@@ -1,0 +1,117 @@
+"""Where and how the course runs: seeding, device, fast mode, data paths, threads.
+
+This module imports nothing else of ours, so every other module may import it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FAST: bool = os.environ.get("COURSE_FAST", "0") == "1"
+"""True when ``COURSE_FAST=1``: the test run, with fewer steps. Same code paths as full mode."""
+
+REPO_ROOT: Path = Path(os.environ.get("COURSE_ROOT", Path(__file__).resolve().parent.parent))
+DATA_DIR: Path = REPO_ROOT / "data"
+CACHE_DIR: Path = DATA_DIR / "cache"
+
+_DEVICES = ("cuda", "mps", "cpu")
+
+
+def by_mode(full, fast):
+    """The full-mode or fast-mode value of a setting: ``steps = by_mode(full=3000, fast=60)``."""
+    return fast if FAST else full
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python's ``random``, NumPy and PyTorch (CPU and every GPU).
+
+    On the CPU, the same seed then gives bitwise-identical results run after run (same thread
+    count, same PyTorch build). Returns the seed so a notebook can print it.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return seed
+
+
+def _available(name: str) -> bool:
+    if name == "cuda":
+        return torch.cuda.is_available()
+    if name == "mps":
+        return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    return name == "cpu"
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The device to train on: cuda, then mps, then cpu.
+
+    ``COURSE_DEVICE=cpu`` (or cuda, mps) in the environment, or ``prefer``, overrides the choice;
+    asking for a device this machine lacks is an error that says what is available.
+    """
+    wanted = prefer or os.environ.get("COURSE_DEVICE")
+    if wanted:
+        name = wanted.strip().lower()
+        base = name.split(":")[0]
+        if base not in _DEVICES:
+            raise ValueError(
+                f"unknown device {wanted!r}: use one of {', '.join(_DEVICES)} "
+                "(set COURSE_DEVICE or pass prefer=...)"
+            )
+        if not _available(base):
+            have = [d for d in _DEVICES if _available(d)]
+            raise RuntimeError(
+                f"device {wanted!r} was asked for (COURSE_DEVICE or prefer=) but is "
+                f"not available here; available: {', '.join(have)}. Unset "
+                "COURSE_DEVICE to pick automatically."
+            )
+        return torch.device(name)
+    return torch.device(next(d for d in _DEVICES if _available(d)))
+
+
+def num_threads() -> int:
+    """Threads PyTorch uses for CPU work (set with ``torch.set_num_threads``)."""
+    return torch.get_num_threads()
+
+
+def data_path(*parts: str) -> Path:
+    """A path inside ``data/`` (repo-relative; ``COURSE_ROOT`` moves the repo root)."""
+    return DATA_DIR.joinpath(*parts)
+
+
+def relpath(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository root when inside it: what notebooks print, so outputs
+    never show a local path."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def runtime_summary() -> dict:
+    """The facts a lesson prints at its top: versions, device, threads and mode."""
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(get_device()),
+        "threads": num_threads(),
+        "cpu_cores": os.cpu_count(),
+        "mode": "fast" if FAST else "full",
+    }
+
+
+def describe() -> str:
+    """One line for the top of a notebook: versions, device, threads and mode."""
+    s = runtime_summary()
+    return (
+        f"Python {s['python']} | torch {s['torch']} | device {s['device']} | "
+        f"{s['threads']} threads | {s['mode']} mode"
+    )

@@ -1,0 +1,584 @@
+"""The one training loop every lesson uses, its history, and checkpoints.
+
+``train(model, batches, config)`` runs AdamW with warmup + cosine learning rate, gradient
+clipping, a progress bar with the live loss, and periodic evaluation on validation batches. It
+returns a :class:`TrainResult` (unpack it as ``model, history = train(...)``).
+
+Press Ctrl-C (or interrupt the kernel) at any time: training stops cleanly and you get back the
+model and its history so far; ``train(..., resume=result)`` goes on from there. With
+``config.checkpoint_path`` set, checkpoints are written atomically and ``resume=path`` continues
+exactly where the run stopped: the same losses as an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import random
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .runtime import relpath
+
+CHECKPOINT_FORMAT = "course_lib.checkpoint/1"
+
+
+# --- configuration and schedule -------------------------------------------------------------
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Only ``max_steps`` usually changes between full and fast mode."""
+
+    max_steps: int = 1000
+    lr: float = 3e-3
+    min_lr: float | None = None  # end of the cosine; None means lr / 10
+    warmup_steps: int = 0
+    schedule: str = "cosine"  # "cosine" or "constant" (after warmup)
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float | None = 1.0  # max global gradient norm; None turns clipping off
+    eval_every: int = 100  # 0 turns evaluation off
+    eval_batches: int = 20
+    checkpoint_path: str | None = None
+    checkpoint_every: int | None = None  # None means at every evaluation
+    progress: bool = True
+    desc: str = "training"
+
+    def __post_init__(self):
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not 0 <= self.warmup_steps <= self.max_steps:
+            raise ValueError(
+                f"warmup_steps must be between 0 and max_steps ({self.max_steps}), "
+                f"got {self.warmup_steps}"
+            )
+        self.betas = tuple(self.betas)
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Learning rate for optimisation step ``step`` (0-based): linear warmup over
+    ``warmup_steps``, then cosine decay from ``lr`` to ``min_lr`` at ``max_steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return config.lr
+    min_lr = config.lr / 10 if config.min_lr is None else config.min_lr
+    span = max(1, config.max_steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    return min_lr + 0.5 * (config.lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """What happened during training: per step (``step``, wall ``time`` in seconds,
+    ``train_loss``, ``lr``, ``grad_norm`` before clipping) and per evaluation (``eval_step``,
+    ``eval_time``, ``val_loss``). ``history.plot()`` draws it."""
+
+    step: list[int] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    eval_step: list[int] = field(default_factory=list)
+    eval_time: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        names = {f.name for f in fields(cls)}
+        return cls(
+            **{
+                k: (list(v) if isinstance(v, list | tuple) else v)
+                for k, v in d.items()
+                if k in names
+            }
+        )
+
+    @property
+    def steps_done(self) -> int:
+        return self.step[-1] if self.step else 0
+
+    @property
+    def best_val_loss(self) -> float:
+        return min(self.val_loss) if self.val_loss else float("nan")
+
+    @property
+    def last_val_loss(self) -> float:
+        return self.val_loss[-1] if self.val_loss else float("nan")
+
+    def smoothed_train_loss(self, window: int = 50) -> list[float]:
+        """Mean train loss over the last ``window`` steps at each step (what the bar shows)."""
+        out, total = [], 0.0
+        for i, v in enumerate(self.train_loss):
+            total += v
+            if i >= window:
+                total -= self.train_loss[i - window]
+            out.append(total / min(i + 1, window))
+        return out
+
+    def plot(
+        self,
+        ax=None,
+        *,
+        x: str = "step",
+        bits: bool = False,
+        window: int = 50,
+        title: str | None = None,
+        label: str | None = None,
+    ):
+        """Train loss (raw, faint, and smoothed) and validation loss against steps or seconds.
+
+        ``bits=True`` shows bits per token (loss / ln 2). Returns the matplotlib figure."""
+        import matplotlib.pyplot as plt
+
+        if x not in ("step", "time"):
+            raise ValueError(f"x must be 'step' or 'time', got {x!r}")
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7, 3.5))
+        fig = ax.figure
+        k = 1 / math.log(2) if bits else 1.0
+        xs = self.step if x == "step" else self.time
+        exs = self.eval_step if x == "step" else self.eval_time
+        name = f"{label}: " if label else ""
+        if self.train_loss:
+            (line,) = ax.plot(xs, [v * k for v in self.train_loss], alpha=0.2, lw=0.8)
+            ax.plot(
+                xs,
+                [v * k for v in self.smoothed_train_loss(window)],
+                color=line.get_color(),
+                label=f"{name}train (mean of {window} steps)",
+            )
+        if self.val_loss:
+            ax.plot(exs, [v * k for v in self.val_loss], "o-", ms=3, label=f"{name}validation")
+        ax.set_xlabel("step" if x == "step" else "seconds")
+        ax.set_ylabel("bits per token" if bits else "loss (nats)")
+        if title:
+            ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        return fig
+
+    def __repr__(self) -> str:
+        if not self.step:
+            return "History(empty)"
+        parts = [
+            f"steps={self.steps_done}",
+            f"time={self.time[-1]:.1f}s",
+            f"train_loss={self.train_loss[-1]:.4f}",
+        ]
+        if self.val_loss:
+            parts.append(f"val_loss={self.last_val_loss:.4f} (best {self.best_val_loss:.4f})")
+        if self.interrupted:
+            parts.append("interrupted")
+        return "History(" + ", ".join(parts) + ")"
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns. Unpacks as ``model, history = train(...)``."""
+
+    model: torch.nn.Module
+    history: History
+    optimizer: torch.optim.Optimizer
+    step: int
+    interrupted: bool = False
+
+    def __iter__(self):
+        return iter((self.model, self.history))
+
+
+# --- losses and evaluation ------------------------------------------------------------------
+
+
+def lm_loss(model: torch.nn.Module, batch) -> torch.Tensor:
+    """Cross-entropy of next-token prediction. ``batch`` is ``(x, y)``, both ``(B, T)``; the model
+    returns logits ``(B, T, V)`` (or a tuple whose first item is the logits)."""
+    x, y = batch
+    out = model(x)
+    logits = out[0] if isinstance(out, tuple) else out
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+
+
+def _to_device(batch, device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, tuple | list):
+        return type(batch)(_to_device(b, device) for b in batch)
+    return batch
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    batches: Callable,
+    *,
+    n_batches: int = 20,
+    loss_fn: Callable = lm_loss,
+    split: str = "val",
+) -> float:
+    """Mean loss over the fixed batches ``batches(split, 0..n_batches-1)``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = _model_device(model)
+    try:
+        losses = [
+            float(loss_fn(model, _to_device(batches(split, i), device))) for i in range(n_batches)
+        ]
+    finally:
+        model.train(was_training)
+    return sum(losses) / len(losses)
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+
+def train(
+    model: torch.nn.Module,
+    batches: Callable,
+    config: TrainConfig | None = None,
+    *,
+    loss_fn: Callable = lm_loss,
+    optimizer: torch.optim.Optimizer | None = None,
+    resume: TrainResult | str | os.PathLike | None = None,
+    model_config=None,
+    on_step: Callable[[int, float], None] | None = None,
+    on_eval: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` for ``config.max_steps`` optimisation steps.
+
+    Args:
+        model: any ``nn.Module``; it stays on its device and batches are moved there.
+        batches: ``batches(split, step) -> batch``, e.g. an :class:`~course_lib.data.LMBatcher`;
+            split is ``"train"`` or ``"val"``.
+        config: a :class:`TrainConfig`.
+        loss_fn: ``loss_fn(model, batch) -> scalar tensor``; next-token cross-entropy by default.
+        optimizer: defaults to AdamW with ``config``'s lr, betas and weight decay.
+        resume: a :class:`TrainResult` (continue an interrupted run in memory) or a checkpoint
+            path (restores model, optimizer, history, step and random state).
+        model_config: saved in checkpoints, so loading into a different model says what differs.
+        on_step, on_eval: called as ``on_step(step, loss)`` after each step and
+            ``on_eval(step, val_loss)`` after each evaluation (e.g. to print a sample).
+
+    Returns:
+        a :class:`TrainResult`; on Ctrl-C it holds the model and history so far.
+    """
+    config = config or TrainConfig()
+    if optimizer is None:
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+    history, step = History(), 0
+    if isinstance(resume, TrainResult):
+        if resume.model is not model:
+            raise ValueError(
+                "resume=result must continue the same model object: pass result.model as the model"
+            )
+        history, step, optimizer = resume.history, resume.step, resume.optimizer
+    elif resume is not None:
+        ckpt = load_checkpoint(resume, model, optimizer, config=model_config, restore_rng=True)
+        history, step = History.from_dict(ckpt["history"]), ckpt["step"]
+    history.interrupted = False
+
+    device = _model_device(model)
+    do_eval = config.eval_every > 0 and config.eval_batches > 0
+    ckpt_every = config.checkpoint_every or config.eval_every
+    time_offset = history.time[-1] if history.time else 0.0
+    start = time.perf_counter()
+
+    def save():
+        if config.checkpoint_path:
+            save_checkpoint(
+                config.checkpoint_path,
+                model,
+                optimizer,
+                step=step,
+                history=history,
+                config=model_config,
+                train_config=config,
+            )
+
+    def run_eval():
+        val = evaluate(model, batches, n_batches=config.eval_batches, loss_fn=loss_fn)
+        history.eval_step.append(step)
+        history.eval_time.append(time_offset + time.perf_counter() - start)
+        history.val_loss.append(val)
+        if on_eval:
+            on_eval(step, val)
+        return val
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=config.max_steps,
+        initial=step,
+        desc=config.desc,
+        disable=not config.progress,
+        leave=True,
+    )
+    interrupted = False
+    model.train()
+    try:
+        if do_eval and step == 0 and not history.eval_step:
+            run_eval()
+        while step < config.max_steps:
+            lr = lr_at(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = _to_device(batches("train", step), device)
+            loss = loss_fn(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip is not None:
+                norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
+            else:
+                norm = float("nan")
+            optimizer.step()
+            step += 1
+            loss_value = loss.item()
+            history.step.append(step)
+            history.time.append(time_offset + time.perf_counter() - start)
+            history.train_loss.append(loss_value)
+            history.lr.append(lr)
+            history.grad_norm.append(norm)
+            if on_step:
+                on_step(step, loss_value)
+            if do_eval and (step % config.eval_every == 0 or step == config.max_steps):
+                run_eval()
+            if config.checkpoint_path and (step % ckpt_every == 0 or step == config.max_steps):
+                save()
+            postfix = {"loss": f"{history.smoothed_train_loss(50)[-1]:.4f}"}
+            if history.val_loss:
+                postfix["val"] = f"{history.last_val_loss:.4f}"
+            bar.set_postfix(postfix, refresh=False)
+            bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+        history.interrupted = True
+        # A step cut off half way has not been counted: trim any record it left.
+        for name in ("time", "train_loss", "lr", "grad_norm"):
+            del getattr(history, name)[len(history.step) :]
+        n_eval = min(map(len, (history.eval_step, history.eval_time, history.val_loss)))
+        for name in ("eval_step", "eval_time", "val_loss"):
+            del getattr(history, name)[n_eval:]
+        save()
+        where = (
+            f"; checkpoint in {relpath(config.checkpoint_path)}" if config.checkpoint_path else ""
+        )
+        print(
+            f"Interrupted at step {step}/{config.max_steps}: returning the model and its "
+            f"history so far{where}. Continue with train(model, batches, config, resume=result)."
+        )
+    finally:
+        bar.close()
+    if config.progress and history.step:
+        # a plain line that stays readable where the bar's widget does not (GitHub, HTML, PDF)
+        print(
+            f"{config.desc}: {step}/{config.max_steps} steps in {history.time[-1]:.1f} s, "
+            f"train loss {history.smoothed_train_loss(50)[-1]:.4f}"
+            + (f", val loss {history.last_val_loss:.4f}" if history.val_loss else "")
+        )
+    model.eval()
+    return TrainResult(model, history, optimizer, step, interrupted)
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, truncated, or does not fit the model."""
+
+
+def _config_dict(config) -> dict | None:
+    if config is None:
+        return None
+    if is_dataclass(config):
+        return asdict(config)
+    if isinstance(config, dict):
+        return dict(config)
+    raise TypeError(f"config must be a dataclass or dict, got {type(config).__name__}")
+
+
+def _rng_state() -> dict:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    step: int = 0,
+    history: History | None = None,
+    config=None,
+    train_config: TrainConfig | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write a checkpoint atomically: to a temporary file in the same folder, then renamed over
+    ``path``, so an interrupted save never leaves a half-written checkpoint behind.
+
+    It holds the model's state dict, the optimizer's, the step, the history, the model config
+    (a dataclass or dict), the random state and ``extra`` (tensors and plain Python values)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "step": int(step),
+        "history": (history or History()).to_dict(),
+        "config": _config_dict(config),
+        "train_config": _config_dict(train_config),
+        "rng": _rng_state(),
+        "extra": extra or {},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _state_dict_problems(model: torch.nn.Module, state: dict) -> list[str]:
+    own = model.state_dict()
+    problems = []
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing:
+        problems.append(
+            f"missing from the checkpoint: {', '.join(missing[:8])}"
+            + (" ..." if len(missing) > 8 else "")
+        )
+    if unexpected:
+        problems.append(
+            f"not in the model: {', '.join(unexpected[:8])}"
+            + (" ..." if len(unexpected) > 8 else "")
+        )
+    for k in own:
+        if (
+            k in state
+            and hasattr(state[k], "shape")
+            and tuple(state[k].shape) != tuple(own[k].shape)
+        ):
+            problems.append(f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}")
+    return problems
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    config=None,
+    map_location: str | torch.device = "cpu",
+    restore_rng: bool = False,
+) -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint`, with ``torch.load(weights_only=True)``.
+
+    With ``model`` (and ``optimizer``), their states are restored. With ``config``, the saved
+    model config must match it; otherwise the error lists each field that differs. Returns the
+    checkpoint dict. Raises :class:`CheckpointError` naming the problem and what to do."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"no checkpoint at {relpath(path)}: train with "
+            "TrainConfig(checkpoint_path=...) to write one, or check the path"
+        )
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+    ) as e:
+        first_line = (str(e).splitlines() or ["empty file"])[0][:200]
+        raise CheckpointError(
+            f"{relpath(path)} is corrupt or truncated and cannot be loaded ({type(e).__name__}: "
+            f"{first_line}). Delete it and train again, or load an earlier "
+            "checkpoint."
+        ) from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or "model" not in ckpt:
+        raise CheckpointError(
+            f"{relpath(path)} is not a course_lib checkpoint (expected format "
+            f"{CHECKPOINT_FORMAT!r}); write one with save_checkpoint()"
+        )
+    wanted, saved = _config_dict(config), ckpt.get("config")
+    if wanted is not None and saved is not None and wanted != saved:
+        diffs = [
+            f"{k}: checkpoint {saved.get(k, '<absent>')!r}, model {wanted.get(k, '<absent>')!r}"
+            for k in sorted(set(wanted) | set(saved))
+            if wanted.get(k) != saved.get(k)
+        ]
+        raise CheckpointError(
+            f"{relpath(path)} was saved with a different config; fields that "
+            f"differ: {'; '.join(diffs)}. Build the model with the "
+            "checkpoint's config (ckpt['config']) or train a new one."
+        )
+    if model is not None:
+        problems = _state_dict_problems(model, ckpt["model"])
+        if problems:
+            raise CheckpointError(
+                f"{relpath(path)} does not fit this model: "
+                + "; ".join(problems)
+                + ". Build the model with the config the checkpoint was saved "
+                "with."
+            )
+        model.load_state_dict(ckpt["model"])
+    if optimizer is not None:
+        if ckpt.get("optimizer") is None:
+            raise CheckpointError(
+                f"{relpath(path)} holds no optimizer state: it cannot resume "
+                "training, only load weights (pass no optimizer)"
+            )
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if restore_rng:
+        _set_rng_state(ckpt["rng"])
+    return ckpt

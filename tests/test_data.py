@@ -1,0 +1,133 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course_lib import data
+
+
+def test_shakespeare_slice_and_split():
+    full = data.load_shakespeare(tiny=False)
+    tiny = data.load_shakespeare()
+    assert len(tiny) == data.TINY_CHARS == 1_115_394
+    assert full.startswith(tiny)
+    assert len(set(tiny)) == 77 and len(set(full)) == 84
+    train, val = data.shakespeare_split()
+    assert (len(train), len(val)) == (1_003_854, 111_540)
+    assert train + val == tiny
+
+
+def test_shakespeare_is_clean():
+    text = data.load_shakespeare(tiny=False)
+    assert "\r" not in text and "\t" not in text and "\n\n\n" not in text
+    assert not any(line != line.rstrip() for line in text.split("\n"))
+    assert "THE END" not in text and "Gutenberg" not in text
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert "HAMLET, PRINCE OF DENMARK" in text and "\nHam.\nTo be, or not to be," in text
+
+
+def test_missing_file_names_file_and_build_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "data_path", lambda *p: tmp_path.joinpath(*p))
+    with pytest.raises(
+        data.DataNotFoundError,
+        match="tiny_shakespeare.txt is missing: build it "
+        r"with `python data/build_shakespeare.py`",
+    ):
+        data.load_shakespeare()
+
+
+def test_split_rejects_bad_fraction():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.split_text("abc", 1.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    n=st.integers(10, 300),
+    block=st.integers(1, 9),
+    batch=st.integers(1, 6),
+    step=st.integers(0, 10_000),
+    seed=st.integers(0, 2**31),
+)
+def test_batcher_targets_are_inputs_shifted_by_one(n, block, batch, step, seed):
+    ids = torch.arange(n) * 7 % 101  # distinct enough to catch an off-by-one
+    b = data.LMBatcher(ids, ids[: block + 1], block_size=block, batch_size=batch, seed=seed)
+    x, y = b.get_batch("train", step)
+    assert x.shape == y.shape == (batch, block) and x.dtype == torch.long
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    # every row is a window of the data, and its target is the same window one token later
+    for row_x, row_y in zip(x, y, strict=True):
+        assert any(
+            torch.equal(ids[s : s + block], row_x)
+            and torch.equal(ids[s + 1 : s + block + 1], row_y)
+            for s in range(n - block)
+        )
+
+
+def test_batcher_windows_are_contiguous_slices():
+    ids = torch.arange(1000)
+    b = data.LMBatcher(ids, block_size=16, batch_size=8, seed=3)
+    x, y = b("train", 5)
+    assert torch.equal(x + 1, y)
+    assert torch.equal(x[:, 1:] - x[:, :-1], torch.ones(8, 15, dtype=torch.long))
+
+
+def test_batcher_is_deterministic_per_seed_split_and_step():
+    ids = torch.arange(5000)
+    a = data.LMBatcher(ids, ids, block_size=8, batch_size=4, seed=1)
+    b = data.LMBatcher(ids, ids, block_size=8, batch_size=4, seed=1)
+    torch.manual_seed(999)  # the global RNG must not matter
+    assert torch.equal(a("train", 7)[0], b("train", 7)[0])
+    assert not torch.equal(a("train", 7)[0], a("train", 8)[0])
+    assert not torch.equal(a("train", 7)[0], a("val", 7)[0])
+    c = data.LMBatcher(ids, ids, block_size=8, batch_size=4, seed=2)
+    assert not torch.equal(a("train", 7)[0], c("train", 7)[0])
+
+
+def test_batcher_errors():
+    with pytest.raises(ValueError, match="fewer than block_size"):
+        data.LMBatcher(torch.arange(5), block_size=8, batch_size=2)
+    with pytest.raises(ValueError, match="must be 1-D"):
+        data.LMBatcher(torch.zeros(4, 20, dtype=torch.long), block_size=8, batch_size=2)
+    b = data.LMBatcher(torch.arange(50), block_size=8, batch_size=2)
+    with pytest.raises(KeyError, match="no 'val' data"):
+        b("val", 0)
+
+
+def test_evaluation_sets():
+    analogies = data.load_analogies()
+    assert len(analogies) == 14 and sum(map(len, analogies.values())) == 19_544
+    assert ("athens", "greece", "baghdad", "iraq") in analogies["capital-common-countries"]
+    ws, sl = data.load_wordsim353(), data.load_simlex999()
+    assert len(ws) == 353 and ("tiger", "cat", 7.35) in ws
+    assert len(sl) == 999 and ("old", "new", 1.58) in sl
+    pol = data.load_polarity()
+    assert len(pol) == 200 and sum(label for _, label in pol) == 100
+    assert any("\u2014" in text for text, _ in pol)  # cp1252 dashes decoded
+
+
+def test_english_corpus_matches_measured_sizes():
+    wiki = data.load_wiki_sentences()
+    lee = data.load_lee_sentences()
+    n_wiki, n_lee = sum(map(len, wiki)), sum(map(len, lee))
+    assert 440_000 < n_wiki < 465_000  # gensim's WikiCorpus gives about 453,000 tokens
+    assert 50_000 < n_lee < 65_000
+    assert all(t == t.lower() and 2 <= len(t) <= 15 for s in wiki[:500] for t in s)
+    assert data.load_english_sentences() == wiki + lee
+
+
+def test_wiki_cache_round_trip(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(data, "_parse_wiki", lambda: [["hello", "world"], ["again"]])
+    assert data.load_wiki_sentences() == [["hello", "world"], ["again"]]
+    monkeypatch.setattr(data, "_parse_wiki", lambda: pytest.fail("cache was not used"))
+    assert data.load_wiki_sentences() == [["hello", "world"], ["again"]]
+
+
+def test_tokenize_sentences():
+    assert data.tokenize_sentences("The cat sat. A dog ran 3 miles! Why?\nNew line") == [
+        ["the", "cat", "sat"],
+        ["dog", "ran", "miles"],
+        ["why"],
+        ["new", "line"],
+    ]
