@@ -1,0 +1,242 @@
+"""Exercise checks: run the learner's function on fresh random inputs against the reference.
+
+A lesson's exercise cell ends with a call such as ``check_merge(merge)``. The check calls the
+learner's function and the reference on the same fresh inputs and compares the results. On
+success it prints one line; on failure it prints, in plain words, the input, the expected and the
+received value, and a hint aimed at the usual mistake, never the solution code. Checks return
+``True``/``False`` rather than raising, so a learner can run the whole notebook and see every
+exercise's status; ``course check`` reads the one-line verdicts::
+
+    ✅ check_merge: passed on 20 random inputs
+    ❌ check_merge: failed ...
+
+Lesson-specific checks live in submodules (``course_lib.checks.tokenize`` and so on), each built
+with :func:`check_function` and :class:`Hint`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+PASS_MARK, FAIL_MARK = "\u2705", "\u274c"
+
+
+@dataclass
+class Hint:
+    """A hint shown when ``applies(args, got, expected)`` is true for a failing case.
+
+    ``applies`` recognises a typical mistake from the wrong answer (for example: the result is
+    the expected one times a constant, i.e. a missing scaling)."""
+
+    applies: Callable[[tuple, Any, Any], bool]
+    message: str
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    if isinstance(value, torch.Tensor):
+        torch.set_printoptions(precision=4, threshold=40, edgeitems=3)
+        try:
+            text = f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}:\n{value}"
+        finally:
+            torch.set_printoptions(profile="default")
+    elif isinstance(value, np.ndarray):
+        text = f"array of shape {value.shape}:\n{np.array2string(value, precision=4, threshold=40)}"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + " ..."
+
+
+def _as_array(x: Any):
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().double().numpy()
+    if isinstance(x, np.ndarray):
+        return x.astype(float)
+    return None
+
+
+def compare(got: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5) -> str | None:
+    """``None`` when ``got`` matches ``expected`` (numbers and tensors to tolerance, everything else
+    exactly); otherwise a short reason."""
+    exp_arr = _as_array(expected)
+    if exp_arr is not None:
+        got_arr = _as_array(got)
+        if got_arr is None:
+            return f"expected a {type(expected).__name__}, got a {type(got).__name__}"
+        if got_arr.shape != exp_arr.shape:
+            return f"expected shape {tuple(exp_arr.shape)}, got shape {tuple(got_arr.shape)}"
+        if not np.allclose(got_arr, exp_arr, atol=atol, rtol=rtol, equal_nan=True):
+            err = float(np.nanmax(np.abs(got_arr - exp_arr)))
+            return f"values differ (largest difference {err:.3g})"
+        return None
+    if isinstance(expected, float) and isinstance(got, int | float) and not isinstance(got, bool):
+        return None if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol) else "values differ"
+    if isinstance(expected, tuple | list) and isinstance(got, tuple | list):
+        if len(got) != len(expected):
+            return f"expected {len(expected)} items, got {len(got)}"
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            reason = compare(g, e, atol=atol, rtol=rtol)
+            if reason:
+                return f"item {i}: {reason}"
+        return None
+    if isinstance(expected, dict) and isinstance(got, dict):
+        if set(got) != set(expected):
+            return (
+                f"expected keys {sorted(expected, key=str)[:10]}, got {sorted(got, key=str)[:10]}"
+            )
+        for k in expected:
+            reason = compare(got[k], expected[k], atol=atol, rtol=rtol)
+            if reason:
+                return f"key {k!r}: {reason}"
+        return None
+    return None if got == expected else "values differ"
+
+
+# --- hints that recognise the usual mistakes ------------------------------------------------
+
+
+def scaled_by(factor_name: str) -> Hint:
+    """The result is the expected one times a constant factor: a missing or extra scaling."""
+
+    def applies(args, got, expected):
+        g, e = _as_array(got), _as_array(expected)
+        if g is None or e is None or g.shape != e.shape or not np.any(e):
+            return False
+        mask = np.abs(e) > 1e-9
+        ratio = g[mask] / e[mask]
+        return bool(np.allclose(ratio, ratio.flat[0], rtol=1e-4)) and abs(ratio.flat[0] - 1) > 1e-3
+
+    return Hint(
+        applies,
+        f"your result is the expected one times a constant: check the scaling by {factor_name}",
+    )
+
+
+def transposed() -> Hint:
+    """The result has the expected shape reversed in its last two axes: a wrong axis."""
+
+    def applies(args, got, expected):
+        g, e = _as_array(got), _as_array(expected)
+        return (
+            g is not None
+            and e is not None
+            and g.ndim >= 2
+            and e.ndim >= 2
+            and g.shape[:-2] == e.shape[:-2]
+            and g.shape[-2:] == e.shape[-2:][::-1]
+        )
+
+    return Hint(
+        applies,
+        "your result's last two axes are swapped: check which axis you reduce or transpose over",
+    )
+
+
+def off_by_one(length_of: Callable[[Any], int] = len) -> Hint:
+    """The result is one element too long or too short."""
+
+    def applies(args, got, expected):
+        try:
+            return abs(length_of(got) - length_of(expected)) == 1
+        except TypeError:
+            return False
+
+    return Hint(
+        applies,
+        "your result is off by one in length: check where your loop or slice starts and stops",
+    )
+
+
+# --- the check ------------------------------------------------------------------------------
+
+
+def check_function(
+    fn: Callable,
+    reference: Callable,
+    make_inputs: Callable[[random.Random], tuple] | Iterable[tuple],
+    *,
+    name: str,
+    trials: int = 20,
+    hints: Sequence[Hint] = (),
+    seed: int | None = None,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    verbose: bool = True,
+) -> bool:
+    """Compare ``fn`` with ``reference`` and print a verdict; return True when they agree.
+
+    Args:
+        fn: the learner's function.
+        reference: the course's solution (never shown to the learner).
+        make_inputs: ``make_inputs(rng) -> args tuple`` drawing fresh random inputs, or a fixed
+            iterable of argument tuples (edge cases first is a good order).
+        name: the exercise's name, e.g. ``"check_merge"``, printed in the verdict.
+        trials: how many random inputs to try.
+        hints: typical mistakes to recognise in a wrong answer; the first that applies is shown.
+        seed: fix the inputs (default: fresh ones each run).
+    """
+    if callable(make_inputs):
+        rng = random.Random(seed)
+        cases: Iterable[tuple] = (make_inputs(rng) for _ in range(trials))
+    else:
+        cases = make_inputs
+    n = 0
+    for args in cases:
+        args = args if isinstance(args, tuple) else (args,)
+        n += 1
+        expected = reference(*copy.deepcopy(args))
+        shown_args = ", ".join(_short(a, 200) for a in args)
+        try:
+            got = fn(*copy.deepcopy(args))
+        except NotImplementedError:
+            return _fail(
+                name,
+                "the function is not written yet (it raises NotImplementedError): "
+                "replace the `raise NotImplementedError` line with your code",
+                verbose,
+            )
+        except Exception as e:  # the learner's code crashed: say where, not how to fix it
+            return _fail(
+                name, f"calling it on input ({shown_args}) raised {type(e).__name__}: {e}", verbose
+            )
+        reason = compare(got, expected, atol=atol, rtol=rtol)
+        if reason:
+            hint = next((h.message for h in hints if _safe(h.applies, args, got, expected)), None)
+            lines = [
+                f"wrong result: {reason}",
+                f"input:    {shown_args}",
+                f"expected: {_short(expected)}",
+                f"got:      {_short(got)}",
+            ]
+            if hint:
+                lines.append(f"hint:     {hint}")
+            return _fail(name, "\n".join(lines), verbose)
+    if verbose:
+        print(
+            f"{PASS_MARK} {name}: passed on {n} {'random ' if callable(make_inputs) else ''}"
+            f"input{'s' if n != 1 else ''}"
+        )
+    return True
+
+
+def _safe(pred, *args) -> bool:
+    try:
+        return bool(pred(*args))
+    except Exception:
+        return False
+
+
+def _fail(name: str, message: str, verbose: bool) -> bool:
+    if verbose:
+        print(
+            f"{FAIL_MARK} {name}: failed\n"
+            + "\n".join("   " + line for line in message.splitlines())
+        )
+    return False

@@ -1,0 +1,1 @@
+"""Figures shared by several lessons. matplotlib is imported inside each function."""
