@@ -43,8 +43,10 @@ class CharTokenizer:
             raise ValueError("cannot train a tokenizer on empty text: pass the training corpus")
         chars = sorted(set(text))
         if vocab_size is not None and vocab_size != len(chars):
-            raise ValueError(f"the text has {len(chars)} distinct characters, so a character "
-                             f"vocabulary has exactly {len(chars)} entries, not {vocab_size}")
+            raise ValueError(
+                f"the text has {len(chars)} distinct characters, so a character "
+                f"vocabulary has exactly {len(chars)} entries, not {vocab_size}"
+            )
         self._set(chars)
         return self
 
@@ -61,14 +63,15 @@ class CharTokenizer:
         return len(self.chars)
 
     def encode(self, text: str) -> list[int]:
-        """Ids of ``text``'s characters; a character outside the vocabulary is an error naming it."""
+        """Ids of ``text``'s characters; an unknown character is an error that names it."""
         try:
             return [self.stoi[c] for c in text]
         except KeyError:
             unknown = sorted({c for c in text if c not in self.stoi})
-            raise ValueError(f"characters not in the vocabulary: {', '.join(map(repr, unknown))}; "
-                             "the tokenizer only knows the characters of its training text")
-            from None
+            raise ValueError(
+                f"characters not in the vocabulary: {', '.join(map(repr, unknown))}; "
+                "the tokenizer only knows the characters of its training text"
+            ) from None
 
     def decode(self, ids) -> str:
         """The text of a sequence of ids; an id outside ``0..vocab_size-1`` is an error."""
@@ -76,16 +79,19 @@ class CharTokenizer:
         for i in ids:
             i = int(i)
             if not 0 <= i < len(self.chars):
-                raise ValueError(f"id {i} is out of range: this vocabulary has ids 0 to "
-                                 f"{len(self.chars) - 1}")
+                raise ValueError(
+                    f"id {i} is out of range: this vocabulary has ids 0 to {len(self.chars) - 1}"
+                )
             out.append(self.chars[i])
         return "".join(out)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the vocabulary as readable JSON."""
         path = Path(path)
-        path.write_text(json.dumps({"format": CHAR_FORMAT, "chars": self.chars},
-                                   ensure_ascii=False, indent=1), encoding="utf-8")
+        path.write_text(
+            json.dumps({"format": CHAR_FORMAT, "chars": self.chars}, ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
         return path
 
     @classmethod
@@ -96,8 +102,10 @@ class CharTokenizer:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path.name} is not a CharTokenizer file (not JSON: {e})") from e
         if not isinstance(obj, dict) or obj.get("format") != CHAR_FORMAT:
-            raise ValueError(f"{path.name} is not a CharTokenizer file (expected format "
-                             f"{CHAR_FORMAT!r}); write one with CharTokenizer.save()")
+            raise ValueError(
+                f"{path.name} is not a CharTokenizer file (expected format "
+                f"{CHAR_FORMAT!r}); write one with CharTokenizer.save()"
+            )
         return cls(obj["chars"])
 
     def __repr__(self) -> str:
