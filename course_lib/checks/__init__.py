@@ -4,8 +4,9 @@ A lesson's exercise cell ends with a call such as ``check_merge(merge)``. The ch
 learner's function and the reference on the same fresh inputs and compares the results. On
 success it prints one line; on failure it prints, in plain words, the input, the expected and the
 received value, and a hint aimed at the usual mistake, never the solution code. Checks return
-``True``/``False`` rather than raising, so a learner can run the whole notebook and see every
-exercise's status; ``course check`` reads the one-line verdicts::
+``True``/``False`` rather than raising, so a learner sees every exercise's status; only a function
+that is not written yet (it raises ``NotImplementedError``, the student version's stub) stops the
+run there, as nbgrader's stubs do. ``course check`` reads the one-line verdicts::
 
     ✅ check_merge: passed on 20 random inputs
     ❌ check_merge: failed ...
@@ -196,12 +197,14 @@ def check_function(
         try:
             got = fn(*copy.deepcopy(args))
         except NotImplementedError:
-            return _fail(
+            # Stop "Run All" here, as an nbgrader stub does: later cells may need this answer.
+            _fail(
                 name,
                 "the function is not written yet (it raises NotImplementedError): "
-                "replace the `raise NotImplementedError` line with your code",
+                "replace the `raise NotImplementedError()` line with your code",
                 verbose,
             )
+            raise
         except Exception as e:  # the learner's code crashed: say where, not how to fix it
             return _fail(
                 name, f"calling it on input ({shown_args}) raised {type(e).__name__}: {e}", verbose
