@@ -203,6 +203,7 @@ def check_function(
                 "the function is not written yet (it raises NotImplementedError): "
                 "replace the `raise NotImplementedError()` line with your code",
                 verbose,
+                verdict="not attempted",
             )
             raise
         except Exception as e:  # the learner's code crashed: say where, not how to fix it
@@ -236,10 +237,8 @@ def _safe(pred, *args) -> bool:
         return False
 
 
-def _fail(name: str, message: str, verbose: bool) -> bool:
+def _fail(name: str, message: str, verbose: bool, verdict: str = "failed") -> bool:
     if verbose:
-        print(
-            f"{FAIL_MARK} {name}: failed\n"
-            + "\n".join("   " + line for line in message.splitlines())
-        )
+        lines = "\n".join("   " + line for line in message.splitlines())
+        print(f"{FAIL_MARK} {name}: {verdict}\n{lines}")
     return False

@@ -1,0 +1,333 @@
+"""The ``course`` command: student versions, checking and grading, headless runs, environment check.
+
+    course student OUTDIR [LESSON ...] [--force]   learner versions of the lessons
+    course check NOTEBOOK                          run a learner's notebook; one line per exercise
+    course grade DIR --out grades.csv              the same over a folder of submissions
+    course run [LESSON ...] [--fast] [--out DIR]   execute lessons headless; executed copy + HTML
+    course doctor                                  the environment check of lesson 00
+
+Nothing a learner or instructor wrote is ever modified: ``student`` refuses to overwrite files
+without ``--force``; ``check`` and ``grade`` execute copies; a crashing or endless submission is
+reported as such (per-cell timeout) and grading goes on with the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .runtime import REPO_ROOT
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+INSTRUCTOR_TAG = "instructor"
+VERDICT = re.compile(r"^(?:\u2705|\u274c) (check_\w+): (passed|failed|not attempted)", re.M)
+CHECK_CALL = re.compile(r"^\s*(?:ok\s*=\s*)?(check_\w+)\(", re.M)
+
+
+def lesson_paths(names: list[str] | None = None) -> list[Path]:
+    """The lesson notebooks, in order; ``names`` may be numbers (``01``), stems or file names."""
+    lessons = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return lessons
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        hits = [p for p in lessons if p.stem == stem or p.stem.split("_")[0] == stem.zfill(2)]
+        if not hits:
+            known = ", ".join(p.stem for p in lessons)
+            raise SystemExit(f"course: no lesson called {name!r}; the lessons are: {known}")
+        chosen.extend(hits)
+    return chosen
+
+
+# --- student versions -----------------------------------------------------------------------
+
+
+def make_student_notebook(nb):
+    """A learner's copy of a lesson notebook (an ``nbformat`` node, changed in place and returned):
+    solutions replaced by a stub raising ``NotImplementedError`` (nbgrader's ClearSolutions),
+    outputs and execution counts cleared, cells tagged ``instructor`` removed."""
+    from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
+    from nbgrader.preprocessors import ClearSolutions
+
+    resources: dict = {}
+    remove = TagRemovePreprocessor(remove_cell_tags={INSTRUCTOR_TAG}, enabled=True)
+    nb, resources = remove.preprocess(nb, resources)
+    nb, resources = ClearSolutions(enforce_metadata=False).preprocess(nb, resources)
+    nb, resources = ClearOutputPreprocessor().preprocess(nb, resources)
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def cmd_student(args) -> int:
+    import nbformat
+
+    out = Path(args.outdir)
+    lessons = lesson_paths(args.lessons)
+    targets = [out / p.name for p in lessons]
+    existing = [t for t in targets if t.exists()]
+    if existing and not args.force:
+        names = ", ".join(t.name for t in existing)
+        print(
+            f"course student: {out} already holds {names}; nothing was written. Use --force to "
+            "overwrite them, or choose another folder.",
+            file=sys.stderr,
+        )
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    for src, dst in zip(lessons, targets, strict=True):
+        nb = make_student_notebook(nbformat.read(src, as_version=4))
+        nbformat.write(nb, dst)
+        print(f"wrote {dst}")
+    return 0
+
+
+# --- running notebooks ----------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    """What happened when a notebook ran: per-exercise verdicts and the run's status."""
+
+    path: Path
+    verdicts: dict[str, str] = field(default_factory=dict)  # check name -> passed/failed/...
+    status: str = "ok"  # ok, error, timeout, crashed
+    detail: str = ""
+
+
+def execute_notebook(
+    path: Path,
+    *,
+    timeout: int = 120,
+    fast: bool = True,
+    workdir: Path | None = None,
+    allow_errors: bool = True,
+    progress: bool = False,
+):
+    """Execute a copy of ``path`` (the original is never touched) and return the executed node.
+
+    Each cell may run for ``timeout`` seconds; a cell over time is interrupted and recorded, and
+    execution goes on (``allow_errors``). The kernel runs in the lesson folder so relative paths
+    work, with ``COURSE_FAST=1`` when ``fast``."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    env_before = os.environ.get("COURSE_FAST")
+    os.environ["COURSE_FAST"] = "1" if fast else "0"
+    try:
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=allow_errors,
+            interrupt_on_timeout=True,
+            record_timing=False,
+            resources={"metadata": {"path": str(workdir or NOTEBOOKS)}},
+        )
+        if progress:
+            from tqdm.auto import tqdm
+
+            code_cells = sum(c.cell_type == "code" for c in nb.cells)
+            bar = tqdm(total=code_cells, desc=path.stem, leave=True)
+            client.on_cell_executed = lambda **kw: bar.update(1)
+            try:
+                client.execute()
+            finally:
+                bar.close()
+        else:
+            client.execute()
+    finally:
+        if env_before is None:
+            os.environ.pop("COURSE_FAST", None)
+        else:
+            os.environ["COURSE_FAST"] = env_before
+    return nb
+
+
+def verdicts_of(nb) -> RunReport:
+    """Read the exercise verdicts and errors out of an executed notebook."""
+    report = RunReport(path=Path("."))
+    expected = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        called = CHECK_CALL.findall(cell.source)
+        expected.extend(c for c in called if c not in expected)
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                for name, verdict in VERDICT.findall(out.text):
+                    report.verdicts[name] = verdict
+            elif out.output_type == "error":
+                ename = out.get("ename", "Error")
+                for name in called:
+                    if name not in report.verdicts:
+                        report.verdicts[name] = (
+                            "not attempted"
+                            if ename == "NotImplementedError"
+                            else f"error ({ename})"
+                        )
+                # on a timeout nbclient interrupts the kernel: the cell ends in KeyboardInterrupt
+                if ename in ("KeyboardInterrupt", "CellTimeoutError"):
+                    report.status, report.detail = "timeout", "a cell ran past the time limit"
+                elif ename != "NotImplementedError" and report.status == "ok":
+                    report.status, report.detail = (
+                        "error",
+                        f"{ename}: {out.get('evalue', '')}"[:200],
+                    )
+    for name in expected:
+        report.verdicts.setdefault(name, "not run")
+    return report
+
+
+def check_notebook(path: Path, *, timeout: int = 120, fast: bool = True) -> RunReport:
+    """Execute a copy of a learner's notebook in a scratch folder and collect its verdicts."""
+    path = Path(path)
+    if not path.exists():
+        raise SystemExit(f"course: no notebook at {path}")
+    with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        try:
+            nb = execute_notebook(copy, timeout=timeout, fast=fast, workdir=Path(tmp))
+        except Exception as e:  # the kernel died or the file is not a notebook
+            return RunReport(path=path, status="crashed", detail=f"{type(e).__name__}: {e}"[:300])
+    report = verdicts_of(nb)
+    report.path = path
+    return report
+
+
+def _print_report(report: RunReport) -> None:
+    width = max((len(n) for n in report.verdicts), default=0)
+    for name, verdict in report.verdicts.items():
+        mark = "PASS" if verdict == "passed" else "FAIL"
+        print(f"{mark}  {name:<{width}}  {verdict}")
+    passed = sum(v == "passed" for v in report.verdicts.values())
+    print(
+        f"{report.path.name}: {passed}/{len(report.verdicts)} exercises passed; "
+        f"run {report.status}{': ' + report.detail if report.detail else ''}"
+    )
+
+
+def cmd_check(args) -> int:
+    report = check_notebook(Path(args.notebook), timeout=args.timeout, fast=not args.full)
+    _print_report(report)
+    return 0 if report.verdicts and all(v == "passed" for v in report.verdicts.values()) else 1
+
+
+def cmd_grade(args) -> int:
+    folder = Path(args.dir)
+    subs = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("*/*.ipynb"))
+    if not subs:
+        print(
+            f"course grade: no .ipynb files in {folder} (one per student, or one folder per "
+            "student)",
+            file=sys.stderr,
+        )
+        return 1
+    rows, columns = [], []
+    for sub in subs:
+        student = sub.stem if sub.parent == folder else sub.parent.name
+        print(f"grading {student} ({sub.name}) ...", flush=True)
+        report = check_notebook(sub, timeout=args.timeout, fast=not args.full)
+        columns.extend(n for n in report.verdicts if n not in columns)
+        rows.append((student, sub.relative_to(folder).as_posix(), report))
+    out = Path(args.out)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "notebook", "status", "passed", *columns, "detail"])
+        for student, name, r in rows:
+            passed = sum(v == "passed" for v in r.verdicts.values())
+            writer.writerow(
+                [
+                    student,
+                    name,
+                    r.status,
+                    passed,
+                    *(r.verdicts.get(c, "not run") for c in columns),
+                    r.detail,
+                ]
+            )
+    print(f"wrote {out}: {len(rows)} submissions, {len(columns)} exercises")
+    return 0
+
+
+def cmd_run(args) -> int:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for path in lesson_paths(args.lessons):
+        nb = execute_notebook(
+            path, timeout=args.timeout, fast=args.fast, allow_errors=args.keep_going, progress=True
+        )
+        nbformat.write(nb, out / path.name)
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        (out / f"{path.stem}.html").write_text(body, encoding="utf-8")
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+        if errors:
+            failed.append(path.name)
+        print(
+            f"{path.name}: {'errors' if errors else 'ok'} -> {out / path.name}, "
+            f"{out / (path.stem + '.html')}"
+        )
+    return 1 if failed else 0
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import print_report
+
+    return 0 if print_report() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("student", help="write learner versions of the lessons")
+    p.add_argument("outdir")
+    p.add_argument("lessons", nargs="*", help="lesson numbers or names (default: all)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_student)
+
+    for name, helptext in (
+        ("check", "run a learner's notebook and report each exercise"),
+        ("grade", "check every submission in a folder, write a CSV"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        if name == "check":
+            p.add_argument("notebook")
+            p.set_defaults(func=cmd_check)
+        else:
+            p.add_argument("dir")
+            p.add_argument("--out", required=True, help="CSV file to write")
+            p.set_defaults(func=cmd_grade)
+        p.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
+        p.add_argument("--full", action="store_true", help="run in full mode (default: fast)")
+
+    p = sub.add_parser("run", help="execute lessons headless, write executed copies and HTML")
+    p.add_argument("lessons", nargs="*")
+    p.add_argument("--fast", action="store_true", help="COURSE_FAST=1: fewer steps")
+    p.add_argument("--out", default="runs", help="output folder (default: runs/)")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    p.add_argument("--keep-going", action="store_true", help="record errors and go on")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("doctor", help="check the environment")
+    p.set_defaults(func=cmd_doctor)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
