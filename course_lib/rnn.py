@@ -1,0 +1,748 @@
+"""Recurrent language models from scratch: RNN and LSTM cells, stacks of them with the exact
+parameter layout of ``nn.RNN`` / ``nn.LSTM``, a character language model that runs on either,
+text generation, and probes for the vanishing-gradient problem.
+
+Shapes: B batch, T time steps, I input size, H hidden size, L layers, V vocabulary size.
+
+- :func:`rnn_cell`, :func:`lstm_cell`: one time step, as plain functions of the weights.
+- :class:`RNNCell`, :class:`LSTMCell`: modules with the parameter names and shapes of
+  ``nn.RNNCell`` / ``nn.LSTMCell`` (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``; LSTM
+  gate order i, f, g, o), so a state dict moves between ours and PyTorch's.
+- :class:`RNN`, :class:`LSTM`: L layers run with a Python loop over time, with the parameter
+  names of ``nn.RNN`` / ``nn.LSTM`` (``weight_ih_l0``, ...): the same state dict as the fused ones.
+- :class:`CharRNN`: embedding -> recurrent stack -> linear head; ``fused=True`` uses PyTorch's
+  ``nn.RNN`` / ``nn.LSTM`` (fast), ``fused=False`` ours (same weights, same outputs).
+- :func:`generate`, :func:`next_token_probs`: sampling with temperature and top-k.
+- :func:`evaluate_lm`: loss over a whole text; :func:`input_gradient_norms`: how much the loss
+  at the last step depends on the input k steps back; :func:`trace_lstm`: gates over a text.
+- :class:`CharRNNRecipe`, :data:`RECIPES`, :func:`train_char_model`: the lesson's training runs,
+  shared by the notebook and ``benchmarks/bench_rnn.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import LMBatcher, load_shakespeare, shakespeare_split
+from .runtime import by_mode
+from .tokenize import CharTokenizer
+from .train import TrainConfig, train
+
+CELLS = ("rnn", "lstm")
+
+# --- one time step --------------------------------------------------------------------------
+
+
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    """One step of an Elman RNN: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
+
+    Args:
+        x: input ``(B, I)``; h: previous hidden state ``(B, H)``.
+        weight_ih ``(H, I)``, weight_hh ``(H, H)``, bias_ih, bias_hh ``(H,)`` or None.
+        nonlinearity: ``"tanh"`` (default) or ``"relu"``.
+    Returns:
+        the new hidden state ``(B, H)``.
+    """
+    pre = F.linear(x, weight_ih, bias_ih) + F.linear(h, weight_hh, bias_hh)
+    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+
+
+def lstm_gates(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """The four LSTM gates for input ``x (B, I)`` and previous hidden state ``h (B, H)``.
+
+    The weights stack the gates in PyTorch's order i, f, g, o: ``weight_ih (4H, I)``,
+    ``weight_hh (4H, H)``, biases ``(4H,)``. Returns ``(i, f, g, o)``, each ``(B, H)``: input gate,
+    forget gate and output gate in (0, 1) (sigmoid), candidate values g in (-1, 1) (tanh)."""
+    z = F.linear(x, weight_ih, bias_ih) + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
+    i, f, g, o = z.chunk(4, dim=-1)
+    return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+
+
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """One LSTM step (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
+
+    ``c' = f * c + i * g`` (the cell state: forget some, write some) and
+    ``h' = o * tanh(c')`` (what the cell shows the next layer and the next step).
+
+    Args:
+        x: input ``(B, I)``; state: ``(h, c)``, each ``(B, H)``; weights as :func:`lstm_gates`.
+    Returns:
+        ``(h', c')``, each ``(B, H)``.
+    """
+    h, c = state
+    i, f, g, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    c = f * c + i * g
+    return o * torch.tanh(c), c
+
+
+def rnn_bptt(xs, h0, weight_ih, weight_hh, bias_ih, bias_hh, grad_hs) -> dict:
+    """Backpropagation through time for a tanh RNN, by hand (what autograd does for us).
+
+    Forward: ``h_t = tanh(a_t)``, ``a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh``. Backward,
+    from the last step to the first, with ``dh`` the gradient reaching ``h_t``::
+
+        dh  = grad_hs[t] + (gradient from step t+1)    # h_t feeds the loss and the next step
+        da  = dh * (1 - h_t**2)                        # through tanh
+        dW_ih += da^T x_t;  dW_hh += da^T h_{t-1};  db += sum_b da
+        dx_t = da W_ih;     (gradient to h_{t-1}) = da W_hh
+
+    Every step back multiplies the gradient by ``diag(1 - h_t**2) W_hh``: a product of T matrices,
+    which shrinks or grows exponentially with T (vanishing / exploding gradients).
+
+    Args:
+        xs ``(T, B, I)``, h0 ``(B, H)``, the weights as :func:`rnn_cell`;
+        grad_hs ``(T, B, H)``: d loss / d h_t through the outputs only (e.g. from a head).
+    Returns:
+        ``{"x": (T, B, I), "h0": (B, H), "weight_ih", "weight_hh", "bias_ih", "bias_hh",
+        "dh_norm": (T,)}`` where ``dh_norm[t]`` is the norm of the total gradient reaching h_t.
+    """
+    with torch.no_grad():
+        hs = [h0]
+        for x in xs:
+            hs.append(rnn_cell(x, hs[-1], weight_ih, weight_hh, bias_ih, bias_hh))
+        d_wih, d_whh = torch.zeros_like(weight_ih), torch.zeros_like(weight_hh)
+        d_b = torch.zeros(weight_hh.shape[0], dtype=weight_hh.dtype)
+        dxs, dh_norm = torch.zeros_like(xs), torch.zeros(len(xs), dtype=xs.dtype)
+        dh_next = torch.zeros_like(h0)
+        for t in reversed(range(len(xs))):
+            dh = grad_hs[t] + dh_next
+            dh_norm[t] = dh.norm()
+            da = dh * (1 - hs[t + 1] ** 2)  # (B, H)
+            d_wih += da.T @ xs[t]
+            d_whh += da.T @ hs[t]
+            d_b += da.sum(0)
+            dxs[t] = da @ weight_ih
+            dh_next = da @ weight_hh
+    return {
+        "x": dxs,
+        "h0": dh_next,
+        "weight_ih": d_wih,
+        "weight_hh": d_whh,
+        "bias_ih": d_b,
+        "bias_hh": d_b.clone(),
+        "dh_norm": dh_norm,
+    }
+
+
+# --- cells as modules -----------------------------------------------------------------------
+
+
+def _check_sizes(input_size, hidden_size):
+    for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def _batched(x: torch.Tensor, input_size: int, name: str) -> tuple[torch.Tensor, bool]:
+    """``x`` as ``(B, I)`` and whether it came unbatched ``(I,)``, as PyTorch's cells accept."""
+    if x.dim() not in (1, 2) or x.shape[-1] != input_size:
+        raise ValueError(
+            f"{name} expects input of shape (B, {input_size}) or ({input_size},), "
+            f"got {tuple(x.shape)}"
+        )
+    return (x.unsqueeze(0), True) if x.dim() == 1 else (x, False)
+
+
+class RNNCell(nn.Module):
+    """Our ``nn.RNNCell``: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
+
+    Same parameters (``weight_ih (H, I)``, ``weight_hh (H, H)``, ``bias_ih``, ``bias_hh (H,)``),
+    same initialisation (uniform in ``±1/sqrt(H)``), same call: ``h = cell(x, h)`` with ``x (B, I)``
+    and ``h (B, H)`` (zeros when omitted)."""
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ):
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.nonlinearity = nonlinearity
+        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(hidden_size)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        x, unbatched = _batched(x, self.input_size, "RNNCell")
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        elif unbatched:
+            h = h.unsqueeze(0)
+        h = rnn_cell(
+            x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity
+        )
+        return h.squeeze(0) if unbatched else h
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
+
+
+class LSTMCell(nn.Module):
+    """Our ``nn.LSTMCell``: ``h, c = cell(x, (h, c))``, with ``x (B, I)`` and ``h, c (B, H)``
+    (zeros when the state is omitted).
+
+    Same parameters as PyTorch's, the four gates stacked in the order i, f, g, o:
+    ``weight_ih (4H, I)``, ``weight_hh (4H, H)``, ``bias_ih``, ``bias_hh (4H,)``; so
+    ``ours.load_state_dict(torch_cell.state_dict())`` works both ways."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, x: torch.Tensor, state: tuple | None = None) -> tuple:
+        x, unbatched = _batched(x, self.input_size, "LSTMCell")
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], self.hidden_size)
+            state = (zeros, zeros)
+        elif unbatched:
+            state = tuple(s.unsqueeze(0) for s in state)
+        h, c = lstm_cell(x, state, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+# --- stacks of cells with nn.RNN / nn.LSTM's parameter layout -------------------------------
+
+
+class _Recurrent(nn.Module):
+    """L layers of a cell, run step by step in Python, named like PyTorch's fused modules."""
+
+    gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be an int >= 1, got {num_layers!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        G = self.gates * hidden_size
+        for k in range(num_layers):
+            inp = input_size if k == 0 else hidden_size
+            self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(G, inp)))
+            self.register_parameter(f"weight_hh_l{k}", nn.Parameter(torch.empty(G, hidden_size)))
+            if bias:
+                self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(G)))
+                self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.empty(G)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def layer_weights(self, k: int) -> tuple:
+        """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of layer ``k`` (biases None if no bias)."""
+        return tuple(
+            getattr(self, f"{n}_l{k}", None)
+            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+
+    def _check_input(self, x):
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            order = "(B, T, I)" if self.batch_first else "(T, B, I)"
+            raise ValueError(
+                f"{type(self).__name__} expects input {order} with I={self.input_size}, "
+                f"got shape {tuple(x.shape)}"
+            )
+        return x if self.batch_first else x.transpose(0, 1)  # (B, T, I) from here on
+
+    def _out(self, out):
+        return out if self.batch_first else out.transpose(0, 1)  # from (B, T, H)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"batch_first={self.batch_first}, dropout={self.dropout}"
+        )
+
+
+class RNN(_Recurrent):
+    """Our ``nn.RNN`` (tanh): ``output, h_n = rnn(x, h_0)``.
+
+    ``x`` is ``(B, T, I)`` with ``batch_first=True``, else ``(T, B, I)``; ``h_0``/``h_n`` are
+    ``(L, B, H)``; ``output`` holds the last layer's hidden state at every step. The parameters
+    are ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, as in
+    ``nn.RNN``, so the two load each other's state dicts. Dropout (training only) applies
+    between layers, as PyTorch's does."""
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        x = self._check_input(x)
+        B, T, _ = x.shape
+        if h0 is None:
+            h0 = x.new_zeros(self.num_layers, B, self.hidden_size)
+        finals = []
+        for k in range(self.num_layers):
+            w = self.layer_weights(k)
+            h, ys = h0[k], []
+            for t in range(T):  # the loop a fused kernel runs in C++
+                h = rnn_cell(x[:, t], h, *w)
+                ys.append(h)
+            finals.append(h)
+            x = torch.stack(ys, dim=1)  # (B, T, H): the next layer's input
+            if k < self.num_layers - 1 and self.dropout > 0:
+                x = F.dropout(x, self.dropout, self.training)
+        return self._out(x), torch.stack(finals)
+
+
+class LSTM(_Recurrent):
+    """Our ``nn.LSTM``: ``output, (h_n, c_n) = lstm(x, (h_0, c_0))``.
+
+    Shapes and parameter names as :class:`RNN` (the gates stacked i, f, g, o, so weights are
+    ``(4H, ...)``), and as ``nn.LSTM``: the two load each other's state dicts."""
+
+    gates = 4
+
+    def forward(self, x: torch.Tensor, state: tuple | None = None):
+        x = self._check_input(x)
+        B, T, _ = x.shape
+        if state is None:
+            zeros = x.new_zeros(self.num_layers, B, self.hidden_size)
+            state = (zeros, zeros)
+        h0, c0 = state
+        hs, cs = [], []
+        for k in range(self.num_layers):
+            w = self.layer_weights(k)
+            h, c, ys = h0[k], c0[k], []
+            for t in range(T):
+                h, c = lstm_cell(x[:, t], (h, c), *w)
+                ys.append(h)
+            hs.append(h)
+            cs.append(c)
+            x = torch.stack(ys, dim=1)
+            if k < self.num_layers - 1 and self.dropout > 0:
+                x = F.dropout(x, self.dropout, self.training)
+        return self._out(x), (torch.stack(hs), torch.stack(cs))
+
+
+# --- the character language model -----------------------------------------------------------
+
+
+class CharRNN(nn.Module):
+    """A character (or any token) language model: embedding -> recurrent stack -> linear head.
+
+    ``logits, state = model(idx, state)`` with ``idx (B, T)`` int64, ``logits (B, T, V)``; the
+    state (``(L, B, H)``, a pair of them for an LSTM) lets generation continue step by step.
+
+    Args:
+        vocab_size: V.
+        hidden_size: H, the size of the recurrent state.
+        num_layers: L.
+        cell: ``"lstm"`` or ``"rnn"`` (tanh).
+        fused: True runs PyTorch's ``nn.LSTM`` / ``nn.RNN`` (one C++ kernel, fast); False runs
+            our :class:`LSTM` / :class:`RNN` (a Python loop over time). Both have the same
+            parameter names, so ``state_dict`` moves between the two; see :meth:`converted`.
+        dropout: applied to the embeddings, between layers and before the head (training only).
+        embed_size: the embedding size (default: ``hidden_size``).
+        tokenizer: kept on the model (not in its state dict) so :func:`generate` can encode text.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        fused: bool = True,
+        dropout: float = 0.0,
+        embed_size: int | None = None,
+        tokenizer=None,
+    ):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        if not isinstance(vocab_size, int) or vocab_size < 1:
+            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
+        if tokenizer is not None and len(tokenizer) != vocab_size:
+            raise ValueError(
+                f"the tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}"
+            )
+        E = embed_size or hidden_size
+        self.config = dict(
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            cell=cell,
+            fused=fused,
+            dropout=dropout,
+            embed_size=E,
+        )
+        self.cell, self.fused, self.tokenizer = cell, fused, tokenizer
+        self.embed = nn.Embedding(vocab_size, E)
+        if fused:
+            cls = nn.LSTM if cell == "lstm" else nn.RNN
+        else:
+            cls = LSTM if cell == "lstm" else RNN
+        self.rnn = cls(
+            E, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config["vocab_size"]
+
+    def forward_embeddings(self, emb: torch.Tensor, state=None):
+        """The model from the embedded input ``emb (B, T, E)`` on: ``(logits (B, T, V), state)``.
+        Lets :func:`input_gradient_norms` differentiate with respect to the inputs."""
+        out, state = self.rnn(self.drop(emb), state)  # (B, T, H)
+        return self.head(self.drop(out)), state
+
+    def forward(self, idx: torch.Tensor, state=None):
+        if idx.dim() != 2:
+            raise ValueError(f"CharRNN expects token ids of shape (B, T), got {tuple(idx.shape)}")
+        return self.forward_embeddings(self.embed(idx), state)
+
+    def converted(self, fused: bool) -> CharRNN:
+        """A copy of this model on the other backend (fused PyTorch or ours), same weights."""
+        cfg = dict(self.config, fused=fused)
+        other = CharRNN(**cfg, tokenizer=self.tokenizer)
+        other.load_state_dict(self.state_dict())
+        p = next(self.parameters())
+        return other.to(device=p.device, dtype=p.dtype).train(self.training)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def extra_repr(self) -> str:
+        return f"cell={self.cell!r}, fused={self.fused}"
+
+
+# --- sampling -------------------------------------------------------------------------------
+
+
+def next_token_probs(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None
+) -> torch.Tensor:
+    """Probabilities for the next token from ``logits (..., V)``: keep the ``top_k`` largest
+    logits (all when None), divide by ``temperature``, softmax. Temperature 0 puts all the mass
+    on the largest logit (greedy); below 1 sharpens, above 1 flattens."""
+    if temperature < 0 or math.isnan(temperature):
+        raise ValueError(
+            f"temperature must be >= 0 (0 = greedy, 1 = the model's own distribution), "
+            f"got {temperature}"
+        )
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+    if logits.dtype not in (torch.float32, torch.float64):
+        logits = logits.float()  # softmax in half precision loses the small probabilities
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    *,
+    tokenizer=None,
+    seed: int | None = None,
+) -> str:
+    """Continue ``prompt`` by sampling ``max_new_tokens`` tokens; returns prompt + continuation.
+
+    Args:
+        model: a :class:`CharRNN` (run step by step, carrying its state) or any model mapping
+            ``(B, T)`` ids to ``(B, T, V)`` logits (re-run on the whole context each step,
+            cropped to ``model.block_size`` if it has one).
+        prompt: the start of the text, at least one character.
+        temperature: 0 is greedy (deterministic); 1 samples the model's distribution.
+        top_k: sample among the k most likely tokens only.
+        tokenizer: encodes the prompt and decodes the result; default ``model.tokenizer``.
+        seed: seeds the sampling (default: PyTorch's global generator).
+    """
+    tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError(
+            "generate needs a tokenizer: pass tokenizer=... or build the model with tokenizer=..."
+        )
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(
+            "the prompt is empty: give at least one character to start from, e.g. '\\n'"
+        )
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    next_token_probs(torch.zeros(1), temperature, top_k)  # validates temperature and top_k
+    try:
+        ids = tokenizer.encode(prompt)
+    except ValueError as e:
+        raise ValueError(f"the prompt cannot be encoded: {e}") from None
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        out = list(ids)
+        idx = torch.tensor([ids], device=device)
+        stateful = isinstance(model, CharRNN)
+        state = None
+        for _ in range(max_new_tokens):
+            if stateful:  # feed only what the state has not seen yet
+                logits, state = model(idx, state)
+            else:
+                block = getattr(model, "block_size", None)
+                ctx = torch.tensor([out[-block:] if block else out], device=device)
+                res = model(ctx)
+                logits = res[0] if isinstance(res, tuple) else res
+            probs = next_token_probs(logits[0, -1], temperature, top_k).cpu()
+            if temperature == 0:
+                nxt = int(probs.argmax())
+            else:
+                nxt = int(torch.multinomial(probs, 1, generator=gen))
+            out.append(nxt)
+            idx = torch.tensor([[nxt]], device=device)
+    finally:
+        model.train(was_training)
+    return tokenizer.decode(out)
+
+
+# --- evaluation and probes ------------------------------------------------------------------
+
+
+@torch.no_grad()
+def evaluate_lm(model: nn.Module, ids, block_size: int = 128, batch_size: int = 64) -> float:
+    """Mean cross-entropy (nats per token) of ``model`` on the whole of ``ids``.
+
+    The text is cut into consecutive windows of ``block_size`` tokens, each read from a fresh
+    state, as in training; every token after the first is predicted once (the same positions
+    an n-gram scores). Deterministic, unlike a sample of random windows."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be 1-D with at least 2 tokens, got shape {tuple(ids.shape)}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    n = (len(ids) - 1) // block_size
+    total, count = 0.0, 0
+
+    def score(x, y):
+        out = model(x.to(device))
+        logits = out[0] if isinstance(out, tuple) else out
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1), reduction="sum"
+        ).item()
+
+    try:
+        x = ids[: n * block_size].view(n, block_size)
+        y = ids[1 : n * block_size + 1].view(n, block_size)
+        for i in range(0, n, batch_size):
+            total += score(x[i : i + batch_size], y[i : i + batch_size])
+        count = n * block_size
+        if count < len(ids) - 1:  # the last, shorter window
+            total += score(ids[count:-1][None], ids[count + 1 :][None])
+            count = len(ids) - 1
+    finally:
+        model.train(was_training)
+    return total / count
+
+
+def input_gradient_norms(
+    model: CharRNN, ids: torch.Tensor, *, max_norm: float | None = None
+) -> torch.Tensor:
+    """How strongly the loss at the last step depends on each earlier input.
+
+    For windows ``ids (B, T+1)``, the model reads ``ids[:, :T]`` and the loss is the
+    cross-entropy of its last prediction (of ``ids[:, T]``). Returns ``norms (T,)`` with
+    ``norms[k] = mean over the batch of || d loss / d x_{T-1-k} ||``: k = 0 is the last input,
+    k = T-1 the first. The inputs x are the embedding vectors.
+
+    ``max_norm`` clips as training does: the gradient, all steps together, is scaled down so its
+    global norm is at most ``max_norm`` (one factor for all k: clipping caps an explosion but
+    cannot change the shape of the curve)."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.dim() != 2 or ids.shape[1] < 2:
+        raise ValueError(f"ids must be (B, T+1) with T >= 1, got shape {tuple(ids.shape)}")
+    was_training = model.training
+    model.eval()
+    try:
+        emb = model.embed(ids[:, :-1]).detach().requires_grad_(True)  # (B, T, E)
+        logits, _ = model.forward_embeddings(emb)
+        loss = F.cross_entropy(logits[:, -1], ids[:, -1])
+        (grad,) = torch.autograd.grad(loss, emb)  # (B, T, E)
+    finally:
+        model.train(was_training)
+    if max_norm is not None:
+        total = grad.norm()
+        grad = grad * min(1.0, max_norm / (float(total) + 1e-12))
+    return grad.norm(dim=-1).mean(0).flip(0).detach()
+
+
+@torch.no_grad()
+def trace_lstm(model: CharRNN, ids, layer: int | None = None) -> dict[str, torch.Tensor]:
+    """Run an LSTM :class:`CharRNN` over one sequence ``ids (T,)`` step by step with our cell and
+    record layer ``layer``'s (default: the last) gates and states.
+
+    Returns ``{"i", "f", "g", "o", "c", "h"}``, each ``(T, H)``: input, forget and output gates,
+    candidate, cell state and hidden state after reading each token. Works for a fused or an
+    unfused model (the weights have the same names)."""
+    if model.cell != "lstm":
+        raise ValueError("trace_lstm needs an LSTM model (cell='lstm')")
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be 1-D (one sequence), got shape {tuple(ids.shape)}")
+    L, H = model.config["num_layers"], model.config["hidden_size"]
+    layer = L - 1 if layer is None else layer
+    if not 0 <= layer < L:
+        raise ValueError(f"layer must be in 0..{L - 1}, got {layer}")
+    device = next(model.parameters()).device
+    x = model.embed(ids.to(device))  # (T, E)
+    for k in range(layer + 1):
+        w = [
+            getattr(model.rnn, f"{n}_l{k}", None)
+            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        ]
+        h = c = x.new_zeros(1, H)
+        rec = {n: [] for n in "ifgoch"}
+        for t in range(len(ids)):
+            i, f, g, o = lstm_gates(x[t : t + 1], h, *w)
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            for n, v in zip("ifgoch", (i, f, g, o, c, h), strict=True):
+                rec[n].append(v[0])
+        x = torch.stack(rec["h"])  # the next layer's input (T, H)
+    return {n: torch.stack(v).cpu() for n, v in rec.items()}
+
+
+# --- the lesson's training runs -------------------------------------------------------------
+
+
+def shakespeare_char_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """``(tokenizer, train_ids, val_ids)``: the course's Shakespeare split as character ids,
+    with the ``CharTokenizer`` of the whole slice (77 characters)."""
+    tok = CharTokenizer().train(load_shakespeare())
+    train_text, val_text = shakespeare_split()
+    return tok, torch.tensor(tok.encode(train_text)), torch.tensor(tok.encode(val_text))
+
+
+@dataclass(frozen=True)
+class CharRNNRecipe:
+    """One training run of the lesson: the model, the batches and the schedule."""
+
+    cell: str = "lstm"
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.0
+    block_size: int = 128
+    batch_size: int = 32
+    lr: float = 3e-3
+    warmup_steps: int = 100
+    steps: int = 2000  # full mode
+    fast_steps: int = 60  # fast mode (COURSE_FAST=1)
+    grad_clip: float = 1.0
+    seed: int = 1337
+
+    def build_model(self, tokenizer) -> CharRNN:
+        return CharRNN(
+            len(tokenizer),
+            self.hidden_size,
+            self.num_layers,
+            cell=self.cell,
+            fused=True,
+            dropout=self.dropout,
+            tokenizer=tokenizer,
+        )
+
+    def batcher(self, train_ids, val_ids) -> LMBatcher:
+        return LMBatcher(
+            train_ids,
+            val_ids,
+            block_size=self.block_size,
+            batch_size=self.batch_size,
+            seed=self.seed,
+        )
+
+    def train_config(self, steps: int | None = None, **overrides) -> TrainConfig:
+        steps = steps or by_mode(full=self.steps, fast=self.fast_steps)
+        kw = dict(
+            max_steps=steps,
+            lr=self.lr,
+            warmup_steps=min(self.warmup_steps, steps // 5),
+            grad_clip=self.grad_clip,
+            eval_every=max(1, steps // 10),
+            eval_batches=by_mode(full=20, fast=4),
+            desc=self.cell.upper(),
+        )
+        kw.update(overrides)
+        return TrainConfig(**kw)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+RECIPES: dict[str, CharRNNRecipe] = {
+    "rnn": CharRNNRecipe(cell="rnn", hidden_size=256, lr=2e-3, steps=2000),
+    "lstm": CharRNNRecipe(cell="lstm", hidden_size=256, lr=3e-3, steps=2000),
+}
+"""The two recurrent runs of lesson 03 (full-mode steps; ``fast_steps`` in fast mode)."""
+
+
+def train_char_model(
+    recipe: CharRNNRecipe, *, data=None, steps: int | None = None, progress: bool = True
+) -> dict:
+    """Train ``recipe`` on the Shakespeare split with the shared loop; evaluate on all of val.
+
+    Returns ``{"model", "history", "seconds", "steps", "val_loss", "val_bpc", "params"}``:
+    ``val_loss`` is :func:`evaluate_lm` on the whole validation split (nats per character)."""
+    from .runtime import seed_everything
+
+    tok, train_ids, val_ids = data or shakespeare_char_data()
+    seed_everything(recipe.seed)
+    model = recipe.build_model(tok)
+    config = recipe.train_config(steps, progress=progress)
+    start = time.perf_counter()
+    model, history = train(model, recipe.batcher(train_ids, val_ids), config)
+    seconds = time.perf_counter() - start
+    val = evaluate_lm(model, val_ids, recipe.block_size)
+    return {
+        "model": model,
+        "history": history,
+        "seconds": seconds,
+        "steps": config.max_steps,
+        "val_loss": val,
+        "val_bpc": val / math.log(2),
+        "params": model.num_parameters(),
+    }
