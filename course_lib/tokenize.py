@@ -10,7 +10,9 @@ written for Python's ``re``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import gc
 import heapq
 import json
 import os
@@ -222,6 +224,19 @@ def _utf8(text: str) -> bytes:
         ) from None
 
 
+@contextlib.contextmanager
+def _no_gc():
+    """Pause Python's cyclic garbage collector: the trainer and encoder allocate millions of small
+    objects and free none of them in cycles, so collections only cost time (~25%)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _chunks(text: str, split: re.Pattern | None) -> list[str]:
     """The pre-split chunks of ``text``, in order (the whole text when there is no pattern)."""
     if split is None:
@@ -388,7 +403,8 @@ def _train_fast(text, vocab_size, pattern, ties, progress):
         layout = [(_utf8(text), 1)]
     else:
         layout = [(_utf8(c), n) for c, n in collections.Counter(chunks).items()]
-    return _train_linked(layout, n_merges, rank, progress)
+    with _no_gc():
+        return _train_linked(layout, n_merges, rank, progress)
 
 
 def _train_linked(layout: list[tuple[bytes, int]], n_merges: int, rank, progress: bool):
@@ -401,31 +417,32 @@ def _train_linked(layout: list[tuple[bytes, int]], n_merges: int, rank, progress
     def tie(key: int, first: int) -> int:  # the heap's second field: smaller wins a tie
         return first if rank is None else rank[key >> shift] << shift | rank[key & mask]
 
-    val: list[int] = []  # token id at each node; -1 once the node is merged into its left
-    weight: list[int] = []  # how many times the node's chunk occurs in the text
-    for b, n in layout:
-        val.extend(b)
-        weight.extend([n] * len(b))
-    size = len(val)
-    nxt = list(range(1, size + 1))
+    lengths = np.array([len(b) for b, _ in layout], dtype=np.int64)
+    ends = np.cumsum(lengths)  # chunk boundaries in the concatenation
+    vals = np.frombuffer(b"".join(b for b, _ in layout), dtype=np.uint8).astype(np.int64)
+    weights = np.repeat(np.array([n for _, n in layout], dtype=np.int64), lengths)
+    size = len(vals)
+    val: list[int] = vals.tolist()  # token id at each node; -1 once merged into its left node
+    weight: list[int] = weights.tolist()  # how many times the node's chunk occurs in the text
+    nxt = list(range(1, size + 1))  # the doubly linked list; -1: none (no links across chunks)
     prv = list(range(-1, size - 1))
-    end = 0
-    for b, _ in layout:  # no links across chunk boundaries
-        end += len(b)
-        nxt[end - 1] = -1
-        if end < size:
-            prv[end] = -1
+    for e in ends.tolist():
+        nxt[e - 1] = -1
+        if e < size:
+            prv[e] = -1
 
-    # pair key -> [count, set of positions of its left token]
-    where: dict[int, list] = {}
-    keys = np.asarray(val[:-1], dtype=np.int64) << shift | np.asarray(val[1:], dtype=np.int64)
-    inside = np.flatnonzero(np.asarray(nxt[:-1]) != -1)  # pairs inside a chunk
-    order = inside[np.argsort(keys[inside], kind="stable")]  # positions grouped by pair
-    sorted_keys = keys[order]
+    # pair key -> [count, set of positions of its left token], grouped by sorting with NumPy
+    inside = np.ones(max(size - 1, 0), dtype=bool)  # pairs (i, i + 1) inside a chunk
+    inside[ends[:-1] - 1] = False
+    inside = np.flatnonzero(inside)
+    keys = vals[inside] << shift | vals[inside + 1]
+    perm = np.argsort(keys, kind="stable")
+    order, sorted_keys = inside[perm], keys[perm]  # positions grouped by pair, in text order
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])[: len(order)]
-    totals = np.add.reduceat(np.asarray(weight, dtype=np.int64)[order], starts).tolist()
+    totals = np.add.reduceat(weights[order], starts).tolist()
     order_list, sorted_keys = order.tolist(), sorted_keys.tolist()
     bounds = starts.tolist() + [len(order_list)]
+    where: dict[int, list] = {}
     heap = []
     for g, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
         key, c, f = sorted_keys[lo], totals[g], order_list[lo]
@@ -587,8 +604,24 @@ class BPETokenizer:
         self._bytes = table + [s.encode("utf-8") for s in self._special_names]
         self._ranks = {pair: new for pair, new in self.merges}
         self._str_merges = [(_id_char(a) + _id_char(b), _id_char(n)) for (a, b), n in self.merges]
+        # joins[x * 256 + y]: do bytes x, y sit side by side inside some token? Where they do not,
+        # no merge can ever span them, so the text can be cut there and encoded piece by piece.
+        joins = np.zeros(256 * 256, dtype=bool)
+        for token in table[256:]:
+            t = np.frombuffer(token, dtype=np.uint8).astype(np.int64)
+            joins[t[:-1] * 256 + t[1:]] = True
+        self._joins = joins
         longest_first = sorted(self._special_names, key=len, reverse=True)
         self._special_split = re.compile("|".join(map(re.escape, longest_first)))
+
+    @classmethod
+    def from_merges(cls, merges, pattern=None, special_tokens=None) -> BPETokenizer:
+        """A tokenizer from a list of merges ``[((left, right), new_id), ...]``, e.g. the first
+        ``k`` merges of a bigger one: ``BPETokenizer.from_merges(tok.merges[:k])`` is exactly
+        the tokenizer that training with ``vocab_size = 256 + k`` gives."""
+        tok = cls(pattern, special_tokens)
+        tok._set_merges(merges)
+        return tok
 
     @property
     def vocab(self) -> dict[int, bytes]:
@@ -686,16 +719,35 @@ class BPETokenizer:
         chunks = _chunks(text, self._split)
         if method == "naive":
             return [i for c in chunks for i in self._encode_chunk_naive(_utf8(c))]
-        if self._split is None:
-            return _chars_to_ids(self._apply_merges(_utf8(text).decode("latin-1")))
-        # Each distinct chunk is encoded once: join them with a separator that no merge contains,
-        # apply the merges to the joined string, split it again.
-        distinct = list(dict.fromkeys(chunks))
+        if self._split is None:  # cut where no token joins the two bytes (see _set_merges)
+            raw = _utf8(text)
+            b = np.frombuffer(raw, dtype=np.uint8).astype(np.int64)
+            cuts = (np.flatnonzero(~self._joins[b[:-1] * 256 + b[1:]]) + 1).tolist()
+            s = raw.decode("latin-1")  # one character per byte
+            chunks = [s[i:j] for i, j in zip([0, *cuts], [*cuts, len(s)], strict=True)]
+        else:
+            chunks = [c.encode("utf-8").decode("latin-1") for c in chunks]
+        with _no_gc():
+            return self._encode_pieces(chunks)
+
+    def _encode_pieces(self, pieces: list[str]) -> list[int]:
+        """Encode independent pieces (one character per byte), each distinct piece once: join
+        them with a separator that no merge contains, apply the merges, split again."""
+        distinct = list(dict.fromkeys(pieces))
         sep = _id_char(self.vocab_size)
-        joined = sep.join(c.encode("utf-8").decode("latin-1") for c in distinct)
-        pieces = self._apply_merges(joined).split(sep)
-        ids = dict(zip(distinct, map(_chars_to_ids, pieces), strict=True))
-        return [i for c in chunks for i in ids[c]]
+        merged, block, size = [], [], 0
+        for piece in distinct:  # blocks of a few thousand characters stay in the CPU's cache
+            block.append(piece)
+            size += len(piece)
+            if size > 4096:
+                merged.append(self._apply_merges(sep.join(block)))
+                block, size = [], 0
+        merged.append(self._apply_merges(sep.join(block)))
+        ids = _chars_to_ids(sep.join(merged))
+        ends = [i for i, t in enumerate(ids) if t == self.vocab_size] + [len(ids)]
+        starts = [0] + [e + 1 for e in ends[:-1]]
+        table = {p: ids[i:j] for p, i, j in zip(distinct, starts, ends, strict=True)}
+        return [i for p in pieces for i in table[p]]
 
     def _apply_merges(self, s: str) -> str:
         for pair, new in self._str_merges:

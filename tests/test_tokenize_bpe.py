@@ -343,3 +343,12 @@ def test_pattern_and_text_errors():
         BPETokenizer(r"(\w)+|\s")
     with pytest.raises(ValueError, match="does not cover the whole text"):
         BPETokenizer(r"\w+").train("ab cd", 260)
+
+
+def test_from_merges_prefix_equals_smaller_training():
+    prefix = BPETokenizer.from_merges(PLAIN.merges[:100])
+    trained = BPETokenizer().train(SAMPLE, 356)
+    text = SHAKESPEARE[600_000:602_000]
+    assert prefix.merges == trained.merges and prefix.encode(text) == trained.encode(text)
+    with pytest.raises(ValueError, match="merge 0 is"):
+        BPETokenizer.from_merges([((1, 2), 300)])
