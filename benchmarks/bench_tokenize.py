@@ -187,7 +187,7 @@ def print_table(out: dict) -> None:
         f"tokenizers {out['tokenizers']}"
     )
     head = (
-        f"{'vocab':>6} {'naive s':>8} {'fast s':>7} {'speedup':>8} {'same':>5} "
+        f"{'vocab':>6} {'naive s':>8} {'fast s':>7} {'(cpu)':>6} {'speedup':>8} {'same':>5} "
         f"{'regex s':>8} {'HF s':>6} {'fast/HF':>8} {'HFties=':>7} "
         f"{'enc MB/s':>9} {'enc re MB/s':>11} {'HF MB/s':>8} {'B/tok':>6} {'re B/tok':>8} "
         f"{'HF B/tok':>8}"
@@ -196,6 +196,7 @@ def print_table(out: dict) -> None:
     for r in out["results"]:
         print(
             f"{r['vocab_size']:>6} {_f(r['naive_plain_s']):>8} {r['fast_plain_s']:>7.2f} "
+            f"{r['fast_plain_cpu_s']:>6.2f} "
             f"{_f(r['speedup_fast_vs_naive'], '{:.1f}x'):>8} {_f(r['merges_identical'], '{}'):>5} "
             f"{r['fast_regex_s']:>8.2f} {r['hf_regex_s']:>6.2f} {r['ratio_fast_hf']:>8.2f} "
             f"{str(r['hf_tie_rule_merges_identical']):>7} "
@@ -204,7 +205,7 @@ def print_table(out: dict) -> None:
             f"{r['bytes_per_token_regex']:>8.2f} {r['bytes_per_token_hf']:>8.2f}"
         )
     print(
-        "speedup = naive s / fast s (plain byte-level); same = identical merges; regex = our fast "
+        "(cpu) = CPU seconds of this process; speedup = naive s / fast s (plain byte-level); same = identical merges; regex = our fast "
         "trainer with GPT-2's split; fast/HF = regex s / HF s;\nHFties= : our trainer with "
         "ties='hf' reproduces Hugging Face's merges; enc = encoding the whole text (plain / "
         "regex / HF); B/tok = bytes per token"
