@@ -205,8 +205,9 @@ def print_table(out: dict) -> None:
             f"{r['bytes_per_token_regex']:>8.2f} {r['bytes_per_token_hf']:>8.2f}"
         )
     print(
-        "(cpu) = CPU seconds of this process; speedup = naive s / fast s (plain byte-level); same = identical merges; regex = our fast "
-        "trainer with GPT-2's split; fast/HF = regex s / HF s;\nHFties= : our trainer with "
+        "(cpu) = CPU seconds of this process; speedup = naive s / fast s (plain byte-level);\n"
+        "same = identical merges; regex = our fast trainer with GPT-2's split; "
+        "fast/HF = regex s / HF s;\nHFties= : our trainer with "
         "ties='hf' reproduces Hugging Face's merges; enc = encoding the whole text (plain / "
         "regex / HF); B/tok = bytes per token"
     )
