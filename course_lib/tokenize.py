@@ -566,9 +566,11 @@ class BPETokenizer:
     def __init__(self, pattern=None, special_tokens=None):
         self._split = _compile_pattern(pattern)
         self.pattern: str | None = None  # what save() writes: None, "gpt2" or the regex
-        if isinstance(pattern, str) and pattern == "gpt2" or self._split is _gpt2_if_built():
+        if self._split is None:
+            pass
+        elif pattern == "gpt2" or self._split is _gpt2_if_built():
             self.pattern = "gpt2"
-        elif self._split is not None:
+        else:
             self.pattern = self._split.pattern
         if self._split is not None and self._split.groups:
             raise ValueError(

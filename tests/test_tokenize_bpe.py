@@ -2,6 +2,8 @@
 the GPT-2 split equals Hugging Face's; Hugging Face's merges reproduced; errors are clear."""
 
 import json
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -352,3 +354,18 @@ def test_from_merges_prefix_equals_smaller_training():
     assert prefix.merges == trained.merges and prefix.encode(text) == trained.encode(text)
     with pytest.raises(ValueError, match="merge 0 is"):
         BPETokenizer.from_merges([((1, 2), 300)])
+
+
+def test_plain_tokenizer_saves_as_plain_in_a_fresh_process(tmp_path):
+    # Before anything builds the GPT-2 regex (a fresh process), a plain tokenizer must still say
+    # pattern=None, and save/load must keep it plain.
+    code = (
+        "import sys; from course_lib.tokenize import BPETokenizer as B;"
+        "t = B().train('hello hello world', 260); p = t.save(sys.argv[1]);"
+        "u = B.load(p); print(t.pattern, u.pattern, u.merges == t.merges)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "t.json")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["None", "None", "True"]
