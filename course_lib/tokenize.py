@@ -800,17 +800,23 @@ class BPETokenizer:
         """Write the tokenizer as readable JSON: the pattern, the merges in training order, the
         special tokens, and each merged token's text for people to read."""
         path = Path(path)
-        obj = {
-            "format": BPE_FORMAT,
-            "pattern": self.pattern,
-            "special_tokens": self.special_tokens,
-            "merges": [[a, b, n] for (a, b), n in self.merges],
-            "tokens (for reading only)": {
-                str(n): self._bytes[n].decode("utf-8", errors="backslashreplace")
-                for _, n in self.merges
-            },
-        }
-        path.write_text(json.dumps(obj, ensure_ascii=False, indent=1), encoding="utf-8")
+
+        def dump(x) -> str:
+            return json.dumps(x, ensure_ascii=False)
+
+        # One merge per line, "[left, right, new_id]", and one token per line: easy to read/diff.
+        merges = ",\n".join(f"  [{a}, {b}, {n}]" for (a, b), n in self.merges)
+        tokens = ",\n".join(
+            f"  {dump(str(n))}: {dump(self._bytes[n].decode('utf-8', errors='backslashreplace'))}"
+            for _, n in self.merges
+        )
+        merges, tokens = (f"[\n{merges}\n ]", f"{{\n{tokens}\n }}") if self.merges else ("[]", "{}")
+        path.write_text(
+            f'{{\n "format": {dump(BPE_FORMAT)},\n "pattern": {dump(self.pattern)},\n'
+            f' "special_tokens": {dump(self.special_tokens)},\n "merges": {merges},\n'
+            f' "tokens (for reading only)": {tokens}\n}}\n',
+            encoding="utf-8",
+        )
         return path
 
     @classmethod
