@@ -107,3 +107,29 @@ def test_importing_the_widget_module_is_headless():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _red_rows(png: bytes):
+    import io
+
+    from matplotlib.image import imread
+
+    img = imread(io.BytesIO(png))  # floats in 0..1, (height, width, 4)
+    red = (img[..., 0] > 0.8) & (img[..., 1] < 0.2) & (img[..., 2] < 0.2)
+    return np.nonzero(red.any(axis=1))[0]
+
+
+def test_query_outline_moves_down_the_rows_and_cache_stays_consistent():
+    ex = AttentionExplorer(_examples(n=1))
+    first = bytes(ex.image.value)
+    centres = []
+    for q in range(ex.query.max + 1):
+        ex.query.value = q
+        rows = _red_rows(bytes(ex.image.value))
+        assert len(rows) > 0
+        centres.append(rows.mean())
+    assert centres == sorted(centres) and len(set(centres)) == len(centres)
+    ex.head.value = 1
+    ex.head.value = 0
+    ex.query.value = 0
+    assert bytes(ex.image.value) == first  # the cached picture is the same as a fresh one

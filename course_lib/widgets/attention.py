@@ -180,6 +180,7 @@ class AttentionExplorer:
 
         self.examples = _check_examples(examples)
         self.dpi = dpi
+        self._cache: dict = {}  # (example, layer, head) -> rendered heatmap
         self.renders = 0  # how many times the picture was drawn (tests watch it)
         L, H = self.examples[0]["weights"].shape[:2]
         self.example = widgets.Dropdown(
@@ -234,20 +235,49 @@ class AttentionExplorer:
         self.image.value = self._png(ex, layer, head, query)
         self.renders += 1
 
-    def _png(self, ex, layer, head, query) -> bytes:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+    def _base(self, layer, head):
+        """The heatmap of the current example, layer and head, drawn once and cached as pixels,
+        with the pixel rows and columns of its cells (moving the query only recolours pixels)."""
+        key = (self.example.value, layer, head)
+        if key not in self._cache:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
 
-        T_q, T_k = ex["weights"].shape[2:]
-        fig = Figure(figsize=(min(2.5 + 0.3 * T_k, 12), min(1.5 + 0.28 * T_q, 10)))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        im = _draw(ax, ex, layer, head, query)
-        fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-        ax.set_title(f"layer {layer}, head {head}, query {query}", fontsize=10)
-        fig.tight_layout()
+            ex = self.examples[key[0]]
+            T_q, T_k = ex["weights"].shape[2:]
+            fig = Figure(
+                figsize=(min(2.5 + 0.3 * T_k, 12), min(1.5 + 0.28 * T_q, 10)), dpi=self.dpi
+            )
+            canvas = FigureCanvasAgg(fig)
+            ax = fig.add_subplot()
+            im = _draw(ax, ex, layer, head, None)
+            fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+            ax.set_title(f"layer {layer}, head {head}", fontsize=10)
+            fig.tight_layout()
+            canvas.draw()
+            pixels = np.asarray(canvas.buffer_rgba()).copy()  # (height, width, 4), top row first
+            (x0, y0), (x1, y1) = ax.transData.transform([(-0.5, -0.5), (T_k - 0.5, T_q - 0.5)])
+            height = pixels.shape[0]
+            rows = height - np.linspace(y0, y1, T_q + 1)  # pixel row of each cell edge
+            if len(self._cache) >= 64:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = (pixels, rows, (x0, x1))
+        return self._cache[key]
+
+    def _png(self, ex, layer, head, query) -> bytes:
+        from matplotlib.image import imsave
+
+        pixels, rows, (x0, x1) = self._base(layer, head)
+        img = pixels.copy()
+        r0, r1 = sorted((int(round(rows[query])), int(round(rows[query + 1]))))
+        c0, c1 = int(round(x0)), int(round(x1))
+        red, t = np.array([214, 39, 40, 255], dtype=img.dtype), 2  # outline of the query's row
+        img[max(r0 - t, 0) : r0 + t, c0:c1] = red
+        img[max(r1 - t, 0) : r1 + t, c0:c1] = red
+        img[r0:r1, max(c0 - t, 0) : c0 + t] = red
+        img[r0:r1, max(c1 - t, 0) : c1 + t] = red
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=self.dpi)
+        imsave(buf, img, format="png")
         return buf.getvalue()
 
     # --- display ---
