@@ -133,3 +133,13 @@ def test_query_outline_moves_down_the_rows_and_cache_stays_consistent():
     ex.head.value = 0
     ex.query.value = 0
     assert bytes(ex.image.value) == first  # the cached picture is the same as a fresh one
+
+
+def test_lesson_figures():
+    from course_lib.viz_attention import plot_accuracy_by_length, plot_seq2seq_diagram
+
+    fig = plot_seq2seq_diagram(["a", "b"], ["x", "y", "z"], np.array([[1, 0], [0, 1], [0.5, 0.5]]))
+    assert len(fig.axes) == 2 and "one vector" in fig.axes[0].get_title()
+    assert len(fig.axes[1].lines) == 6  # one line per (target, source) pair
+    fig = plot_accuracy_by_length({"a": ([5, 6], [1.0, 0.5]), "b": ([5, 6], [1.0, 1.0])})
+    assert [line.get_ydata().tolist() for line in fig.axes[0].lines] == [[100, 50], [100, 100]]
