@@ -428,12 +428,21 @@ def test_glove_pieces():
     torch.testing.assert_close(loss, (w * (want - log_x) ** 2).mean())
     assert model.vectors().shape == (5, 3)
     X = E.cooccurrence_matrix(np.array([0, 1, 2, 0, 1]), np.zeros(5, int), 3, window=2)
-    batches = E.GloVeBatches(X, batch_size=4, seed=1)
-    a, b = batches("train", 7), batches("train", 7)
+    batches = E.GloVeBatches(X, batch_size=3, seed=1)
+    assert len(batches) == X.nnz == 6 and batches.steps_per_epoch == 2
+    a, b = batches("train", 4), E.GloVeBatches(X, batch_size=3, seed=1)("train", 4)
     assert all(torch.equal(p, q) for p, q in zip(a, b, strict=True))
     dense = torch.from_numpy(X.toarray()).float()
-    assert len(batches) == X.nnz and torch.allclose(a[2], dense[a[0], a[1]].log())
-    torch.testing.assert_close(a[3], E.glove_weight(dense[a[0], a[1]]))
+    epoch = [batches("train", s) for s in range(2, 4)]  # the second epoch: every entry once
+    i, j = torch.cat([e[0] for e in epoch]), torch.cat([e[1] for e in epoch])
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(
+        zip(*X.nonzero(), strict=True)
+    )
+    log_x, w = torch.cat([e[2] for e in epoch]), torch.cat([e[3] for e in epoch])
+    torch.testing.assert_close(log_x, dense[i, j].log())
+    torch.testing.assert_close(w, E.glove_weight(dense[i, j]))
+    assert not torch.equal(batches("train", 0)[0], batches("train", 2)[0])  # reshuffled
+    assert torch.equal(batches("val", 0)[0], batches("val", 9)[0])
 
 
 def test_import_stays_headless():
