@@ -21,6 +21,8 @@ Shapes: B batch, T time steps, I input size, H hidden size, L layers, V vocabula
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -30,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import LMBatcher, load_shakespeare, shakespeare_split
-from .runtime import by_mode
+from .runtime import REPO_ROOT, by_mode, relpath
 from .tokenize import CharTokenizer
 from .train import TrainConfig, train
 
@@ -581,7 +583,11 @@ def evaluate_lm(model: nn.Module, ids, block_size: int = 128, batch_size: int = 
 
 
 def input_gradient_norms(
-    model: CharRNN, ids: torch.Tensor, *, max_norm: float | None = None
+    model: CharRNN,
+    ids: torch.Tensor,
+    *,
+    max_norm: float | None = None,
+    dtype: torch.dtype | None = torch.float64,
 ) -> torch.Tensor:
     """How strongly the loss at the last step depends on each earlier input.
 
@@ -592,8 +598,13 @@ def input_gradient_norms(
 
     ``max_norm`` clips as training does: the gradient, all steps together, is scaled down so its
     global norm is at most ``max_norm`` (one factor for all k: clipping caps an explosion but
-    cannot change the shape of the curve)."""
+    cannot change the shape of the curve).
+
+    The gradients are computed on a float64 copy of the model by default (``dtype``), so that
+    vanishing gradients of 1e-40 and below show as such instead of underflowing to 0."""
     ids = torch.as_tensor(ids, dtype=torch.long)
+    if dtype is not None and next(model.parameters()).dtype != dtype:
+        model = copy.deepcopy(model).to(dtype)
     if ids.dim() != 2 or ids.shape[1] < 2:
         raise ValueError(f"ids must be (B, T+1) with T >= 1, got shape {tuple(ids.shape)}")
     was_training = model.training
@@ -746,3 +757,19 @@ def train_char_model(
         "val_bpc": val / math.log(2),
         "params": model.num_parameters(),
     }
+
+
+RESULTS_PATH = REPO_ROOT / "notebooks" / "results" / "03_rnn_lstm.json"
+"""Lesson 03's results table (written by the notebook in full mode): validation losses of the
+bigram, n-gram, RNN and LSTM, for later lessons to compare against."""
+
+
+def load_results() -> dict:
+    """Lesson 03's saved results: ``{"bigram_val_loss", "ngram_val_loss", "rnn_val_loss",
+    "lstm_val_loss", "models": [...], ...}``, losses in nats per character."""
+    if not RESULTS_PATH.exists():
+        raise FileNotFoundError(
+            f"{relpath(RESULTS_PATH)} is missing: run notebooks/03_rnn_lstm.ipynb in full mode "
+            "(it writes the file), or benchmarks/bench_rnn.py for the same numbers"
+        )
+    return json.loads(RESULTS_PATH.read_text(encoding="utf-8"))

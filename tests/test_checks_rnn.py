@@ -74,17 +74,23 @@ def test_an_unwritten_exercise_stops_run_all(capsys):
     def unwritten(*args):
         raise NotImplementedError()
 
-    for check in (checks.check_gru_cell, checks.check_perplexity, checks.check_next_token_probs):
+    for check in (
+        checks.check_gru_cell,
+        checks.check_perplexity_from_log_probs,
+        checks.check_next_token_probs,
+    ):
         with pytest.raises(NotImplementedError):
             check(unwritten)
         assert "not attempted" in capsys.readouterr().out
 
 
 def test_perplexity_check(capsys):
-    ok, out = _verdict(capsys, checks.check_perplexity, lambda lp: math.exp(-lp.mean().item()))
-    assert ok and "✅ check_perplexity" in out
+    ok, out = _verdict(
+        capsys, checks.check_perplexity_from_log_probs, lambda lp: math.exp(-lp.mean().item())
+    )
+    assert ok and "✅ check_perplexity_from_log_probs" in out
     # returning a 0-d tensor is fine too
-    assert checks.check_perplexity(lambda lp: torch.exp(-lp.mean()))
+    assert checks.check_perplexity_from_log_probs(lambda lp: torch.exp(-lp.mean()))
     capsys.readouterr()
     for fn, words in [
         (lambda lp: math.exp(lp.mean().item()), "sign is off"),
@@ -92,7 +98,7 @@ def test_perplexity_check(capsys):
         (lambda lp: 2 ** (-lp.mean().item()), "not with 2**"),
         (lambda lp: -lp.mean().item(), "e to the power"),
     ]:
-        ok, out = _verdict(capsys, checks.check_perplexity, fn)
+        ok, out = _verdict(capsys, checks.check_perplexity_from_log_probs, fn)
         assert not ok and words in out, out
 
 

@@ -343,3 +343,22 @@ def test_recipe_and_train_char_model_run_end_to_end():
     assert out["params"] == out["model"].num_parameters() and out["model"].tokenizer is tok
     assert set(rnn.RECIPES) == {"rnn", "lstm"}
     assert rnn.RECIPES["lstm"].train_config(steps=100).max_steps == 100
+
+
+def test_input_gradient_norms_run_in_float64_by_default():
+    torch.manual_seed(0)
+    model = rnn.CharRNN(7, 6, cell="rnn")  # float32
+    ids = torch.randint(7, (2, 30))
+    norms = rnn.input_gradient_norms(model, ids)
+    assert norms.dtype == torch.float64 and next(model.parameters()).dtype == torch.float32
+    torch.testing.assert_close(norms, rnn.input_gradient_norms(model.double(), ids), **TOL)
+    assert rnn.input_gradient_norms(model.float(), ids, dtype=None).dtype == torch.float32
+
+
+def test_load_results_says_how_to_make_the_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(rnn, "RESULTS_PATH", tmp_path / "missing.json")
+    with pytest.raises(FileNotFoundError, match="run notebooks/03_rnn_lstm.ipynb in full mode"):
+        rnn.load_results()
+    (tmp_path / "r.json").write_text('{"lstm_val_loss": 1.5}')
+    monkeypatch.setattr(rnn, "RESULTS_PATH", tmp_path / "r.json")
+    assert rnn.load_results() == {"lstm_val_loss": 1.5}

@@ -168,14 +168,14 @@ def _as_float(fn):
     return wrapped
 
 
-def check_perplexity(fn, *, verbose: bool = True) -> bool:
+def check_perplexity_from_log_probs(fn, *, verbose: bool = True) -> bool:
     """Check ``fn(log_probs) -> float``: the perplexity of a model that gave the true next
     tokens the natural-log probabilities ``log_probs (N,)``."""
     return check_function(
         _as_float(fn),
         _perplexity_reference,
         _perplexity_inputs,
-        name="check_perplexity",
+        name="check_perplexity_from_log_probs",
         trials=20,
         hints=PERPLEXITY_HINTS,
         verbose=verbose,

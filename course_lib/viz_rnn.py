@@ -1,0 +1,332 @@
+"""Figures for lesson 03 (recurrent language models). matplotlib is imported inside each function,
+so importing this module stays headless and cheap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LN2 = math.log(2)
+
+
+def _box(ax, x, y, w, h, text, color, fontsize=10, text_color="black"):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            fc=color,
+            ec="0.25",
+            lw=1.2,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color=text_color)
+
+
+def _arrow(ax, start, end, color="0.25", lw=1.3, style="-|>", rad=0.0):
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=12,
+            color=color,
+            lw=lw,
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=0,
+            shrinkB=0,
+        )
+    )
+
+
+def plot_unrolled_rnn(text: str = "hello"):
+    """An RNN unrolled over ``text``: each step reads one character and the previous hidden
+    state, and predicts the next character. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    T = len(text) - 1
+    fig, ax = plt.subplots(figsize=(1.9 * T + 1.5, 3.6))
+    for t in range(T):
+        x = 1.5 + 1.9 * t
+        _box(ax, x, 0.4, 0.9, 0.55, repr(text[t])[1:-1] or " ", "#dbe9f6", 13)
+        _box(ax, x, 1.75, 1.1, 0.7, f"$h_{t + 1}$", "#fde2b8", 13)
+        _box(ax, x, 3.1, 1.2, 0.55, f"P(next)\n→ {text[t + 1]!r}", "#d9f0d3", 9)
+        _arrow(ax, (x, 0.68), (x, 1.4))
+        _arrow(ax, (x, 2.1), (x, 2.82))
+        ax.text(x + 0.08, 1.0, "$W_{ih}$", fontsize=9, color="0.35")
+        ax.text(x + 0.08, 2.42, "head", fontsize=9, color="0.35")
+        if t:
+            _arrow(ax, (x - 1.9 + 0.55, 1.75), (x - 0.55, 1.75), color="#c0392b", lw=1.8)
+            ax.text(x - 0.95, 1.88, "$W_{hh}$", fontsize=9, color="#c0392b", ha="center")
+    _box(ax, 0.25, 1.75, 0.45, 0.5, "$h_0$", "white", 11)
+    _arrow(ax, (0.48, 1.75), (1.5 - 0.55, 1.75), color="#c0392b", lw=1.8)
+    ax.text(0.1, 0.4, "input", fontsize=9, ha="left", va="center", color="0.35")
+    ax.set_xlim(-0.1, 1.5 + 1.9 * (T - 1) + 0.8)
+    ax.set_ylim(0, 3.5)
+    ax.axis("off")
+    ax.set_title("An RNN unrolled in time: the same weights at every step, one state carried along")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lstm_diagram():
+    """The LSTM cell: the cell state c runs along the top, changed only by a multiplication
+    (forget gate f) and an addition (input gate i times candidate g); the output gate o decides
+    what of tanh(c) becomes the hidden state h. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    gate_x = {"f": 2.2, "i": 3.55, "g": 5.05, "o": 6.6}
+    names = {
+        "f": "forget\n$f=\\sigma(\\cdot)$",
+        "i": "input\n$i=\\sigma(\\cdot)$",
+        "g": "candidate\n$g=\\tanh(\\cdot)$",
+        "o": "output\n$o=\\sigma(\\cdot)$",
+    }
+    colors = {"f": "#f4cccc", "i": "#d9ead3", "g": "#fff2cc", "o": "#cfe2f3"}
+    # the cell state highway
+    _arrow(ax, (0.3, 3.8), (9.2, 3.8), color="#c0392b", lw=2.5)
+    ax.text(0.3, 4.05, "$c_{t-1}$", fontsize=13, color="#c0392b")
+    ax.text(8.8, 4.05, "$c_t$", fontsize=13, color="#c0392b")
+    for x, sym in ((2.2, "×"), (5.0, "+")):
+        ax.add_patch(plt.Circle((x, 3.8), 0.22, fc="white", ec="#c0392b", lw=1.8, zorder=3))
+        ax.text(x, 3.8, sym, ha="center", va="center", fontsize=14, zorder=4)
+    # input: [h_{t-1}, x_t] along the bottom
+    ax.plot([0.3, 6.6], [0.6, 0.6], color="0.3", lw=1.5)
+    ax.text(
+        0.3,
+        0.25,
+        "$h_{t-1}$ and $x_t$ (each gate: $W_{i\\cdot} x_t + W_{h\\cdot} h_{t-1} + b$)",
+        fontsize=10,
+    )
+    for k, x in gate_x.items():
+        _box(ax, x, 1.7, 1.25, 0.8, names[k], colors[k], 9)
+        _arrow(ax, (x, 0.6), (x, 1.28))
+    _arrow(ax, (2.2, 2.12), (2.2, 3.56))  # f -> ×
+    ax.add_patch(plt.Circle((4.35, 2.8), 0.2, fc="white", ec="0.3", lw=1.4, zorder=3))
+    ax.text(4.35, 2.8, "×", ha="center", va="center", fontsize=12, zorder=4)
+    _arrow(ax, (3.55, 2.12), (4.2, 2.67))
+    _arrow(ax, (5.05, 2.12), (4.5, 2.67))
+    _arrow(ax, (4.35, 3.0), (4.85, 3.62))  # i*g -> +
+    # output path: tanh(c_t) * o -> h_t
+    _box(ax, 7.8, 3.0, 0.9, 0.45, "tanh", "#eeeeee", 10)
+    _arrow(ax, (7.8, 3.8), (7.8, 3.24))
+    ax.add_patch(plt.Circle((7.8, 2.1), 0.2, fc="white", ec="0.3", lw=1.4, zorder=3))
+    ax.text(7.8, 2.1, "×", ha="center", va="center", fontsize=12, zorder=4)
+    _arrow(ax, (7.8, 2.77), (7.8, 2.31))
+    _arrow(ax, (7.25, 1.7), (7.6, 2.0))
+    _arrow(ax, (8.0, 2.1), (9.2, 2.1), lw=2)
+    ax.text(8.55, 1.7, "$h_t$", fontsize=13)
+    ax.text(
+        0.3,
+        4.55,
+        "$c_t = f \\odot c_{t-1} + i \\odot g$      $h_t = o \\odot \\tanh(c_t)$",
+        fontsize=12,
+    )
+    ax.set_xlim(0, 9.5)
+    ax.set_ylim(0, 4.9)
+    ax.axis("off")
+    ax.set_title("The LSTM cell: a memory line (red) that is only scaled and added to")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ngram_curves(rows: list[dict]):
+    """Why n-grams stop improving. ``rows``: one dict per n with ``n``, ``kn_val``, ``kn_train``,
+    ``addk_val`` (nats) and ``unseen_val_fraction``, ``singleton_fraction`` (of contexts).
+    Left: validation and training bits per character against n. Right: sparsity against n."""
+    import matplotlib.pyplot as plt
+
+    n = [r["n"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    a.plot(n, [r["kn_val"] / LN2 for r in rows], "o-", label="Kneser-Ney: validation")
+    a.plot(n, [r["kn_train"] / LN2 for r in rows], "o--", label="Kneser-Ney: training text")
+    a.plot(n, [r["addk_val"] / LN2 for r in rows], "s-", label="add-k: validation")
+    best = min(rows, key=lambda r: r["kn_val"])
+    a.annotate(
+        f"best: n={best['n']}\n{best['kn_val'] / LN2:.2f} bits",
+        (best["n"], best["kn_val"] / LN2),
+        textcoords="offset points",
+        xytext=(0, 32),
+        ha="center",
+        arrowprops=dict(arrowstyle="->", color="0.4"),
+    )
+    a.set_xlabel("n (the model sees n - 1 characters)")
+    a.set_ylabel("bits per character")
+    a.set_title("Longer contexts help, then hurt")
+    a.grid(alpha=0.3)
+    a.legend(fontsize=8)
+    ns = [r["n"] for r in rows if "unseen_val_fraction" in r]
+    b.plot(
+        ns,
+        [100 * r["unseen_val_fraction"] for r in rows if r["n"] in ns],
+        "o-",
+        label="validation contexts never seen in training",
+    )
+    b.plot(
+        ns,
+        [100 * r["singleton_fraction"] for r in rows if r["n"] in ns],
+        "s-",
+        label="training contexts seen only once",
+    )
+    b.set_xlabel("n")
+    b.set_xticks(ns)
+    b.set_ylabel("% of contexts")
+    b.set_title("...because long contexts are rare")
+    b.grid(alpha=0.3)
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_decay(curves: dict, ax=None, *, title: str | None = None, styles=None):
+    """``curves``: ``{label: norms}`` with ``norms[k]`` the gradient norm with respect to the
+    input k steps back (from :func:`course_lib.rnn.input_gradient_norms`), on a log scale."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for label, norms in curves.items():
+        y = np.asarray(norms, dtype=float)
+        kw = (styles or {}).get(label, {})
+        ax.semilogy(np.arange(len(y)), np.where(y > 0, y, np.nan), label=label, **kw)
+    ax.set_xlabel("k: how many steps back the input is")
+    ax.set_ylabel("‖ d loss / d x$_{t-k}$ ‖")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def _grid(text: str, width: int):
+    """Positions of ``text``'s characters in a grid of lines at most ``width`` wide."""
+    rows, cols, r, c = [], [], 0, 0
+    for ch in text:
+        if c >= width:
+            r, c = r + 1, 0
+        rows.append(r)
+        cols.append(c)
+        if ch == "\n":
+            r, c = r + 1, 0
+        else:
+            c += 1
+    return rows, cols, r + 1
+
+
+def plot_char_heatmap(
+    text: str,
+    values,
+    ax=None,
+    *,
+    width: int = 64,
+    cmap: str = "RdBu_r",
+    vmin: float = -1.0,
+    vmax: float = 1.0,
+    title: str | None = None,
+):
+    """``text`` with each character's background coloured by ``values`` (one per character),
+    as in Karpathy, Johnson & Fei-Fei (2015). Newlines show as ↵."""
+    import matplotlib.pyplot as plt
+
+    values = np.asarray(values, dtype=float)
+    if len(values) != len(text):
+        raise ValueError(
+            f"need one value per character: {len(text)} characters, {len(values)} values"
+        )
+    rows, cols, n_rows = _grid(text, width)
+    grid = np.full((n_rows, width), np.nan)
+    grid[rows, cols] = values
+    if ax is None:
+        _, ax = plt.subplots(figsize=(width * 0.14, n_rows * 0.28 + 0.5))
+    ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    for ch, r, c in zip(text, rows, cols, strict=True):
+        ax.text(
+            c,
+            r,
+            "↵" if ch == "\n" else ch,
+            ha="center",
+            va="center",
+            fontsize=8,
+            family="monospace",
+        )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    return ax.figure
+
+
+def plot_lstm_activations(trace: dict, text: str, units: list, *, width: int = 64, gate_units=48):
+    """What an LSTM computes over ``text``. ``trace`` is :func:`course_lib.rnn.trace_lstm`'s
+    output; ``units`` is a list of ``(title, quantity, unit)`` (quantity one of ``"h"``, ``"c"``,
+    ``"i"``, ``"f"``, ``"o"``, ``"g"``), each drawn as a character heatmap. The last panel shows
+    the gates of ``gate_units`` units over time: when each unit forgets and writes."""
+    import matplotlib.pyplot as plt
+
+    _, _, n_rows = _grid(text, width)
+    h_row = n_rows * 0.26 + 0.45
+    fig = plt.figure(figsize=(width * 0.145, h_row * len(units) + 3.4))
+    gs = fig.add_gridspec(len(units) + 1, 1, height_ratios=[h_row] * len(units) + [3.0])
+    for k, (title, q, u) in enumerate(units):
+        ax = fig.add_subplot(gs[k])
+        v = trace[q][:, u].numpy()
+        lo, hi = (0.0, 1.0) if q in "ifo" else (-1.0, 1.0)
+        if q == "c":
+            lim = float(np.abs(v).max()) or 1.0
+            lo, hi = -lim, lim
+        plot_char_heatmap(
+            text,
+            v,
+            ax,
+            width=width,
+            vmin=lo,
+            vmax=hi,
+            cmap="viridis" if q in "ifo" else "RdBu_r",
+            title=f"{title}  ({q}, unit {u})",
+        )
+    sub = gs[len(units)].subgridspec(1, 2, wspace=0.08)
+    for j, (q, name) in enumerate((("f", "forget gate f"), ("i", "input gate i"))):
+        ax = fig.add_subplot(sub[j])
+        m = trace[q][:, :gate_units].numpy().T  # (units, T)
+        im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xlabel("position in the passage (characters)")
+        ax.set_ylabel("unit" if j == 0 else "")
+        ax.set_title(f"{name} of the first {gate_units} units, character by character", fontsize=9)
+        if j:
+            ax.set_yticks([])
+    fig.colorbar(im, ax=fig.axes[-2:], fraction=0.02, pad=0.01)
+    return fig
+
+
+def plot_results(rows: list[dict], ax=None):
+    """Validation bits per character of each model, best at the top. ``rows``: dicts with
+    ``model``, ``val_bpc``, ``params`` and ``seconds``."""
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: -r["val_bpc"])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    bars = ax.barh(y, [r["val_bpc"] for r in rows], color="#7fa7d1")
+    for bar, r in zip(bars, rows, strict=True):
+        ax.text(
+            bar.get_width() + 0.03,
+            bar.get_y() + bar.get_height() / 2,
+            f"{r['val_bpc']:.2f} bits  ({r['params'] / 1e3:,.0f} K params, {r['seconds']:.0f} s)",
+            va="center",
+            fontsize=9,
+        )
+    ax.set_yticks(y, [r["model"] for r in rows])
+    ax.set_xlabel("validation bits per character (lower is better)")
+    ax.set_xlim(0, max(r["val_bpc"] for r in rows) * 1.55)
+    ax.set_title("The same validation split for every model")
+    ax.grid(alpha=0.3, axis="x")
+    ax.figure.tight_layout()
+    return ax.figure
