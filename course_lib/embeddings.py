@@ -494,7 +494,11 @@ class Word2VecLog:
 
 
 @contextmanager
-def _torch_threads(n: int | None):
+def torch_threads(n: int | None):
+    """Run a block with ``n`` torch threads, then restore the setting (``None``: unchanged).
+
+    Embedding training is made of many small row gathers and scatters; on a busy 2-core machine
+    one thread is several times faster than two, which wait for each other at every operation."""
     old = torch.get_num_threads()
     if n:
         torch.set_num_threads(n)
@@ -505,7 +509,7 @@ def _torch_threads(n: int | None):
 
 
 @dataclass
-class _Group:
+class WindowGroup:
     """The centre words of one window size ``b`` in one epoch, in a random order."""
 
     ctx: torch.Tensor  # (n, 2b) context ids, V where the window leaves the sentence
@@ -513,9 +517,20 @@ class _Group:
     weight: torch.Tensor  # (n, 1, 1 + K) 0 where a noise word equals the centre
 
 
-def _epoch_groups(ids, sentence_of, keep, cum_noise, *, window, negative, rng) -> list[_Group]:
+def epoch_groups(ids, sentence_of, keep, cum_noise, *, window, negative, rng) -> list[WindowGroup]:
     """One epoch's training data, made with NumPy in one go: subsample, draw a window size for
-    every centre, collect its context words, draw its noise words. ``V`` is ``len(cum_noise)``."""
+    every centre, collect its context words, draw its noise words.
+
+    Args:
+        ids, sentence_of: the corpus as :func:`encode_corpus` returns it, ``(N,)`` each.
+        keep: ``(V,)`` keep probabilities (:func:`keep_probabilities`).
+        cum_noise: ``(V,)`` cumulative noise distribution (like gensim's ``cum_table``).
+        window, negative: the largest window and the number of noise words per centre.
+        rng: a ``numpy.random.Generator``.
+
+    Returns one :class:`WindowGroup` per window size ``b`` (1..window): the centres that drew
+    ``b``, in random order, with their ``2b`` context ids (``V`` where the window leaves the
+    sentence), centre and noise ids, and 0/1 weights."""
     V = len(cum_noise)
     kept = rng.random(len(ids)) < keep[ids]  # subsampling: drop frequent words at random
     x, sent = ids[kept], sentence_of[kept]  # the windows are formed after dropping
@@ -540,7 +555,7 @@ def _epoch_groups(ids, sentence_of, keep, cum_noise, *, window, negative, rng) -
         weight = np.ones((len(pos), 1, negative + 1), dtype=np.float32)
         weight[:, 0, 1:] = noise != centre[:, None]  # gensim skips a noise word equal to the target
         groups.append(
-            _Group(
+            WindowGroup(
                 torch.from_numpy(ctx),
                 torch.from_numpy(np.concatenate([centre[:, None], noise], axis=1)),
                 torch.from_numpy(weight),
@@ -646,9 +661,9 @@ def train_word2vec(
     bar = tqdm(total=steps_per_epoch * epochs, desc=desc, disable=not progress, leave=True)
     done, step, start = 0, 0, time.perf_counter()
     try:
-        with _torch_threads(threads), torch.no_grad():
+        with torch_threads(threads), torch.no_grad():
             for epoch in range(epochs):
-                groups = _epoch_groups(
+                groups = epoch_groups(
                     ids, sentence_of, keep, cum_noise, window=window, negative=negative, rng=rng
                 )
                 # every step takes a slice of each window-size group: no padding, and the

@@ -117,7 +117,7 @@ def test_skipgram_pairs():
     window=st.integers(1, 4),
     seed=st.integers(0, 2**16),
 )
-def test_epoch_groups_hold_exactly_the_window_of_each_centre(lengths, window, seed):
+def testepoch_groups_hold_exactly_the_window_of_each_centre(lengths, window, seed):
     # Every token its own word (ids are positions), nothing subsampled: each centre's row must
     # hold exactly its neighbours within its window b inside its sentence, padding elsewhere.
     n = sum(lengths)
@@ -127,7 +127,7 @@ def test_epoch_groups_hold_exactly_the_window_of_each_centre(lengths, window, se
     sent = np.repeat(np.arange(len(lengths)), lengths)
     cum = np.cumsum(np.full(n, 1.0 / n))
     rng = np.random.default_rng(seed)
-    groups = E._epoch_groups(ids, sent, np.ones(n), cum, window=window, negative=3, rng=rng)
+    groups = E.epoch_groups(ids, sent, np.ones(n), cum, window=window, negative=3, rng=rng)
     seen = []
     for g in groups:
         b = g.ctx.shape[1] // 2
