@@ -163,7 +163,10 @@ def scaled_dot_product_attention(
         # A query that may attend to nothing would give softmax(all -inf) = NaN; F.sdpa returns
         # zeros there, and so do we (the masked_fill keeps the gradient free of NaN too).
         dead = torch.isneginf(scores).all(dim=-1, keepdim=True)
-        weights = scores.masked_fill(dead, 0.0).softmax(dim=-1).masked_fill(dead, 0.0)
+        if dead.any():
+            weights = scores.masked_fill(dead, 0.0).softmax(dim=-1).masked_fill(dead, 0.0)
+        else:  # the usual case: no second (T_q, T_k) tensor to keep for the backward pass
+            weights = scores.softmax(dim=-1)
     else:
         weights = scores.softmax(dim=-1)
     attn = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights

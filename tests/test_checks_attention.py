@@ -140,6 +140,7 @@ def test_attend_pass(capsys):
     ],
     ids=["no-mask", "inverted", "unscaled", "by-d", "softmax-axis", "zero-fill", "after"],
 )
+@pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning")  # NaN answers, in compare()
 def test_attend_hints(wrong, hint, capsys):
     assert_hint(check_attend, wrong, hint, capsys)
 
