@@ -74,7 +74,8 @@ def compare(got: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5) 
         if got_arr.shape != exp_arr.shape:
             return f"expected shape {tuple(exp_arr.shape)}, got shape {tuple(got_arr.shape)}"
         if not np.allclose(got_arr, exp_arr, atol=atol, rtol=rtol, equal_nan=True):
-            err = float(np.nanmax(np.abs(got_arr - exp_arr)))
+            diff = np.abs(got_arr - exp_arr)
+            err = float("nan") if np.isnan(diff).all() else float(np.nanmax(diff))
             return f"values differ (largest difference {err:.3g})"
         return None
     if isinstance(expected, float) and isinstance(got, int | float) and not isinstance(got, bool):
