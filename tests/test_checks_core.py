@@ -71,7 +71,7 @@ def test_not_implemented_and_crash_are_reported(capsys):
     assert "\u274c check_scores: not attempted" in capsys.readouterr().out
 
     def crash(q, k):
-        return q @ k
+        return torch.cat([q, k], dim=1)  # T and T + 1 rows: always a RuntimeError
 
     assert not check_function(crash, ref_softmax_scores, inputs, name="check_scores")
     assert "raised RuntimeError" in capsys.readouterr().out
