@@ -16,10 +16,13 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0, perplexi
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(x)
     if method == "tsne":
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
         p = perplexity or max(2.0, min(15.0, (len(x) - 1) / 3))
-        return TSNE(
-            n_components=2, perplexity=p, init="pca", metric="cosine", random_state=seed
-        ).fit_transform(x)
+        tsne = TSNE(n_components=2, perplexity=p, init="pca", metric="cosine", random_state=seed)
+        # a few hundred points: one thread is instant, two on a busy machine take seconds
+        with threadpool_limits(1):
+            return tsne.fit_transform(x)
     raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
 
 
