@@ -1,0 +1,156 @@
+"""Lesson 05's speed claims, measured: the lesson's full-mode GPT run on the Shakespeare split.
+
+    python benchmarks/bench_transformer.py               # the lesson's full-mode run, a table
+    python benchmarks/bench_transformer.py --json        # one JSON object
+    python benchmarks/bench_transformer.py --fast        # a smoke run: fast-mode steps, same code
+    python benchmarks/bench_transformer.py --reference   # also nanoGPT's CPU recipe, same protocol
+    python benchmarks/bench_transformer.py --threads 1   # torch threads (default: PyTorch's)
+
+The run is ``course_lib.transformer.GPTRecipe()`` (what ``notebooks/05_transformer.ipynb``
+trains in full mode) on the 1,115,394-character slice with its fixed 90/10 split.
+
+Reported:
+
+* ``seconds``: the training clock, the wall time of the training steps with the evaluations
+  left out (``wall_seconds`` includes them); ``tokens_per_second``: training tokens per
+  training second; ``cpu_seconds``: the process's CPU time (all threads) during training;
+* ``curve``: ``[seconds, val_loss]`` at each evaluation (every ``eval_every`` steps, on a fixed
+  sample of 16,384 validation characters), seconds on the training clock;
+* ``seconds_to_1_92`` / ``seconds_to_1_75``: the first evaluation at or below that loss (None if
+  never); ``val_loss``: the final loss on the whole validation split (111,540 characters);
+* the targets of the lesson's issue: 1.92 within 60 s, at most 1.75 at the end, within 6 minutes.
+
+``--reference`` also trains nanoGPT's published CPU recipe (4 layers, 4 heads, width 128, block
+64, batch 12, 2000 steps, lr 1e-3 with 100 warmup steps and cosine to 1e-4, no dropout) with our
+model and the same evaluation protocol, so both are timed on the same machine in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from course_lib import transformer as tfm  # noqa: E402
+
+TARGET, TARGET_SECONDS = 1.92, 60.0
+FINAL_TARGET, FINAL_SECONDS = 1.75, 360.0
+
+NANOGPT_CPU = tfm.GPTRecipe(
+    n_layer=4,
+    n_head=4,
+    n_embd=128,
+    block_size=64,
+    batch_size=12,
+    lr=1e-3,
+    min_lr=1e-4,
+    warmup_steps=100,
+    steps=2000,
+    fast_steps=40,
+    eval_every=100,
+)
+
+
+def run(recipe: tfm.GPTRecipe, data, steps: int | None) -> dict:
+    cpu = time.process_time()
+    out = tfm.train_gpt(recipe, data=data, steps=steps, progress=False)
+    cpu = time.process_time() - cpu
+    curve = out["curve"]
+    t192 = tfm.first_time_below(curve, TARGET)
+    t175 = tfm.first_time_below(curve, FINAL_TARGET)
+    return {
+        "val_loss": out["val_loss"],
+        "val_bpc": out["val_bpc"],
+        "seconds": out["train_seconds"],
+        "wall_seconds": out["seconds"],
+        "cpu_seconds": cpu,
+        "tokens_per_second": out["tokens_per_second"],
+        "steps_per_second": out["steps"] / out["train_seconds"],
+        "steps": out["steps"],
+        "tokens": out["tokens"],
+        "params": out["params"],
+        "curve": [[round(t, 3), round(v, 5)] for t, v in curve],
+        "seconds_to_1_92": t192,
+        "seconds_to_1_75": t175,
+        "last_sample_val_loss": curve[-1][1] if curve else float("nan"),
+        "eval_tokens": recipe.eval_batches * recipe.eval_batch_size * recipe.block_size,
+        "recipe": recipe.to_dict(),
+    }
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--fast", action="store_true", help="fast-mode steps (a smoke run)")
+    p.add_argument("--steps", type=int, default=None, help="override the number of steps")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: as is)"
+    )
+    p.add_argument("--reference", action="store_true", help="also run nanoGPT's CPU recipe")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    log = (lambda *a: None) if args.json else print
+    recipe = tfm.GPTRecipe()
+    steps = args.steps or (recipe.fast_steps if args.fast else recipe.steps)
+    data = tfm.shakespeare_char_data()
+    log(f"threads: {torch.get_num_threads()}  torch {torch.__version__}  steps: {steps}")
+
+    result = run(recipe, data, steps)
+    result.update(
+        {
+            "mode": "fast" if args.fast else "full",
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "target": TARGET,
+            "reached_1_92_within_60s": result["seconds_to_1_92"] is not None
+            and result["seconds_to_1_92"] <= TARGET_SECONDS,
+            "final_at_most_1_75": result["val_loss"] <= FINAL_TARGET,
+            "within_6_minutes": result["seconds"] <= FINAL_SECONDS,
+        }
+    )
+    if args.reference:
+        ref_steps = NANOGPT_CPU.fast_steps if args.fast else NANOGPT_CPU.steps
+        log(f"reference: nanoGPT's CPU recipe, {ref_steps} steps")
+        result["reference"] = run(NANOGPT_CPU, data, args.steps or ref_steps)
+
+    if args.json:
+        print(json.dumps(result))
+        return result
+
+    rows = [("ours (GPTRecipe)", result)]
+    if args.reference:
+        rows.append(("nanoGPT CPU recipe", result["reference"]))
+    print(
+        "\nThe lesson's GPT on the Shakespeare split (clock: training steps, evaluations left out)"
+    )
+    head = ("run", "params", "steps", "tok/s", "train s", "wall s", "cpu s", "to 1.92", "to 1.75")
+    print("{:<20} {:>8} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>8} {:>9}".format(*head, "val loss"))
+    for name, r in rows:
+
+        def t(x):
+            return "never" if x is None else f"{x:.1f}"
+
+        print(
+            f"{name:<20} {r['params']:>8,} {r['steps']:>6} {r['tokens_per_second']:>8,.0f} "
+            f"{r['seconds']:>8.1f} {r['wall_seconds']:>7.1f} {r['cpu_seconds']:>7.1f} "
+            f"{t(r['seconds_to_1_92']):>8} {t(r['seconds_to_1_75']):>8} {r['val_loss']:>9.4f}"
+        )
+    print(
+        f"\ntargets: 1.92 within {TARGET_SECONDS:.0f} s: {result['reached_1_92_within_60s']}; "
+        f"final <= {FINAL_TARGET}: {result['final_at_most_1_75']} "
+        f"({result['val_loss']:.4f} nats = {result['val_bpc']:.4f} bits per character); "
+        f"training within 6 minutes: {result['within_6_minutes']}"
+    )
+    print("curve (s, val loss):", ", ".join(f"({t:.0f}, {v:.3f})" for t, v in result["curve"]))
+    return result
+
+
+if __name__ == "__main__":
+    main()

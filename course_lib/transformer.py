@@ -1,0 +1,793 @@
+"""A GPT-style decoder-only transformer from scratch (lesson 05), built on lesson 04's attention.
+
+Shapes: B batch, T positions, C = ``n_embd`` model width, H heads, L layers, V vocabulary size.
+
+- :class:`GPTConfig`: the sizes and the design choices the lesson compares (learned or sinusoidal
+  positions, pre-norm or post-norm, tied or separate output weights).
+- :class:`GPT`: token + position embeddings -> L blocks of causal multi-head self-attention
+  (:class:`course_lib.attention.MultiHeadAttention`) and a feed-forward network, each wrapped in a
+  residual connection with LayerNorm -> a linear layer to the vocabulary. ``model(ids)`` returns
+  ``(logits, None)``; ``model(ids, targets)`` returns ``(logits, loss)``.
+- :func:`num_parameters_formula`: the parameter count in closed form (the lesson's formula).
+- :func:`generate`: sampling with temperature, top-k and top-p, with or without a KV cache.
+- :func:`attention_maps`: every layer's and head's attention weights for a sequence.
+- :class:`GPTRecipe`, :func:`train_gpt`: the lesson's training run, shared by the notebook and
+  ``benchmarks/bench_transformer.py``; :func:`eval_curve` gives validation loss against
+  training seconds (evaluation time left out).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import KVCache, MultiHeadAttention, record_attention
+from .data import LMBatcher, load_shakespeare, shakespeare_split
+from .runtime import by_mode, seed_everything
+from .tokenize import CharTokenizer
+from .train import History, TrainConfig, train
+
+__all__ = [
+    "GPTConfig",
+    "GPT",
+    "Block",
+    "MLP",
+    "sinusoidal_positions",
+    "num_parameters_formula",
+    "next_token_probs",
+    "top_k_filter",
+    "top_p_filter",
+    "generate",
+    "attention_maps",
+    "evaluate_gpt",
+    "GPTRecipe",
+    "train_gpt",
+    "eval_curve",
+    "training_seconds",
+    "first_time_below",
+    "seconds_per_step",
+    "shakespeare_char_data",
+]
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@dataclass
+class GPTConfig:
+    """Sizes and design choices of a :class:`GPT`.
+
+    Args:
+        vocab_size: V, the number of token ids.
+        block_size: the longest context the model reads (learned positions exist only up to it).
+        n_layer: L, the number of blocks.
+        n_head: H, attention heads per block; must divide ``n_embd``.
+        n_embd: C, the width of every position's vector.
+        dropout: dropout after the embeddings, on the attention weights and on each residual
+            branch during training (0 for short runs: there is no time to overfit).
+        bias: biases in the linear layers and LayerNorms.
+        pos_emb: ``"learned"`` (a trained ``(block_size, C)`` table, as GPT-2) or
+            ``"sinusoidal"`` (fixed sines and cosines, as the original transformer; no
+            parameters; the token vectors are then multiplied by ``sqrt(C)``, as there).
+        norm: ``"pre"`` (LayerNorm before each sublayer, plus one at the end, as GPT-2) or
+            ``"post"`` (after each residual sum, as the original transformer).
+        tie_weights: the output layer reuses the token embedding matrix (Press & Wolf 2017).
+        fused: attention uses PyTorch's fused kernel when no weights are asked for (faster;
+            the same result).
+    """
+
+    vocab_size: int = 77
+    block_size: int = 128
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    pos_emb: str = "learned"
+    norm: str = "pre"
+    tie_weights: bool = True
+    fused: bool = True
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: each head "
+                f"gets n_embd // n_head channels"
+            )
+        if self.pos_emb not in ("learned", "sinusoidal"):
+            raise ValueError(f"pos_emb must be 'learned' or 'sinusoidal', got {self.pos_emb!r}")
+        if self.norm not in ("pre", "post"):
+            raise ValueError(f"norm must be 'pre' or 'post', got {self.norm!r}")
+        if self.pos_emb == "sinusoidal" and self.n_embd % 2:
+            raise ValueError(f"sinusoidal positions need an even n_embd, got {self.n_embd}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+# --- the pieces -----------------------------------------------------------------------------
+
+
+def sinusoidal_positions(T: int, C: int) -> torch.Tensor:
+    """The fixed position code of Vaswani et al. (2017), ``(T, C)``: for position ``p`` and
+    channel pair ``i``, ``sin(p / 10000^(2i/C))`` in channel ``2i`` and ``cos(...)`` in ``2i+1``.
+    Each pair turns at its own speed, from one turn per ~6 positions to one per ~60,000."""
+    if C % 2:
+        raise ValueError(f"sinusoidal positions need an even width C, got {C}")
+    pos = torch.arange(T, dtype=torch.float32)[:, None]  # (T, 1)
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, C, 2, dtype=torch.float32) / C)
+    pe = torch.zeros(T, C)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq)
+    return pe
+
+
+class MLP(nn.Module):
+    """The feed-forward network applied to every position on its own: ``C -> 4C -> GELU -> C``."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        C = config.n_embd
+        self.fc = nn.Linear(C, 4 * C, bias=config.bias)
+        self.proj = nn.Linear(4 * C, C, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """One transformer block: causal self-attention, then the MLP, each in a residual branch.
+
+    * pre-norm (GPT-2): ``x = x + attn(ln1(x)); x = x + mlp(ln2(x))``. The residual stream is
+      never normalised, so gradients flow straight from the loss to the first layer.
+    * post-norm (original transformer): ``x = ln1(x + attn(x)); x = ln2(x + mlp(x))``.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        C = config.n_embd
+        self.pre = config.norm == "pre"
+        self.ln1 = nn.LayerNorm(C, bias=config.bias)
+        self.attn = MultiHeadAttention(
+            C, config.n_head, dropout=config.dropout, bias=config.bias, fused=config.fused
+        )
+        self.ln2 = nn.LayerNorm(C, bias=config.bias)
+        self.mlp = MLP(config)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def _attend(self, x: torch.Tensor, kv_cache: KVCache | None) -> torch.Tensor:
+        y, _ = self.attn(x, is_causal=True, kv_cache=kv_cache)  # (B, T, C)
+        return self.resid_dropout(y)
+
+    def forward(self, x: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
+        """``x`` ``(B, T, C)`` -> ``(B, T, C)``. With ``kv_cache``, ``x`` holds only the new
+        positions; the cache supplies the keys and values of the earlier ones."""
+        if self.pre:
+            x = x + self._attend(self.ln1(x), kv_cache)
+            x = x + self.mlp(self.ln2(x))
+        else:
+            x = self.ln1(x + self._attend(x, kv_cache))
+            x = self.ln2(x + self.mlp(x))
+        return x
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+class GPT(nn.Module):
+    """A decoder-only transformer language model (Radford et al. 2018, 2019).
+
+    ``model(ids)`` with ``ids`` ``(B, T)``, ``T <= block_size``, returns ``(logits, None)`` with
+    logits ``(B, T, V)``: at each position, scores for the next token given that position and the
+    ones before it (never the ones after). ``model(ids, targets)`` also returns the mean
+    cross-entropy against ``targets`` ``(B, T)`` (nats per token).
+
+    An input longer than ``block_size`` is an error (the model has no position beyond it);
+    :func:`generate` crops its context to the last ``block_size`` tokens itself.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
+        if c.pos_emb == "learned":
+            self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
+        else:  # a buffer: saved with the model, never trained
+            self.register_buffer(
+                "pos_table", sinusoidal_positions(c.block_size, c.n_embd), persistent=False
+            )
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
+        # pre-norm leaves the residual stream unnormalised: one last LayerNorm before the head
+        self.ln_f = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm == "pre" else nn.Identity()
+        self.head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.tie_weights:
+            self.head.weight = self.tok_emb.weight  # one (V, C) matrix, two uses
+        self.apply(self._init_weights)
+        # GPT-2: each residual branch's last layer starts smaller, so the sum of 2L branches
+        # keeps the residual stream's scale at initialisation
+        for name, p in self.named_parameters():
+            if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    @property
+    def block_size(self) -> int:
+        return self.config.block_size
+
+    def positions(self, start: int, T: int) -> torch.Tensor:
+        """Position vectors for positions ``start .. start + T - 1``, ``(T, C)``."""
+        if self.config.pos_emb == "learned":
+            return self.pos_emb(torch.arange(start, start + T, device=self.tok_emb.weight.device))
+        return self.pos_table[start : start + T]
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        kv_caches: list[KVCache] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits for the next token at every position, and the loss when ``targets`` are given.
+
+        Args:
+            idx: token ids ``(B, T)``.
+            targets: the next token at each position ``(B, T)``, or None.
+            kv_caches: one :class:`~course_lib.attention.KVCache` per layer (see
+                :meth:`new_kv_caches`). ``idx`` then holds only the positions the caches have not
+                seen; their positions continue from the caches' length.
+
+        Returns:
+            ``(logits (B, T, V), loss)``; loss is None without targets.
+        """
+        if idx.dim() != 2:
+            raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
+        B, T = idx.shape
+        start = len(kv_caches[0]) if kv_caches else 0
+        if start + T > self.config.block_size:
+            raise ValueError(
+                f"the input has {start + T} positions"
+                + (f" ({start} cached + {T} new)" if start else "")
+                + f" but block_size is {self.config.block_size}: the model has no position "
+                f"beyond it. Crop the input to its last {self.config.block_size} tokens "
+                f"(idx[:, -{self.config.block_size}:]), as generate() does"
+            )
+        if kv_caches is not None and len(kv_caches) != len(self.blocks):
+            raise ValueError(
+                f"kv_caches must hold one KVCache per layer ({len(self.blocks)}), "
+                f"got {len(kv_caches)}"
+            )
+        tok = self.tok_emb(idx)  # (B, T, C)
+        if self.config.pos_emb == "sinusoidal":
+            # Vaswani et al. scale the token vectors by sqrt(C): the sines and cosines have size
+            # ~0.7 per channel, and small token vectors would drown under them
+            tok = tok * math.sqrt(self.config.n_embd)
+        x = self.drop(tok + self.positions(start, T))  # (B, T, C)
+        for i, block in enumerate(self.blocks):
+            x = block(x, kv_caches[i] if kv_caches is not None else None)
+        logits = self.head(self.ln_f(x))  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+        return logits, loss
+
+    def new_kv_caches(self) -> list[KVCache]:
+        """Empty caches, one per layer, for step-by-step decoding."""
+        return [KVCache() for _ in self.blocks]
+
+    def num_parameters(self, non_embedding: bool = False) -> int:
+        """Trainable parameters (a tied matrix counts once). ``non_embedding=True`` leaves out
+        the token and learned position tables, the count scaling laws use (Kaplan et al. 2020)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= self.tok_emb.weight.numel()
+            if self.config.pos_emb == "learned":
+                n -= self.pos_emb.weight.numel()
+            if not self.config.tie_weights:
+                n -= self.head.weight.numel()
+        return n
+
+    def flops_per_token(self, T: int | None = None) -> int:
+        """Training FLOPs per token, forward and backward (Kaplan et al. 2020): ``6 N`` for the
+        weight matrices (2 FLOPs per multiply-add, times 3 with the backward pass; N counts the
+        output layer's matmul even when tied) plus ``6 L T C`` for attention's scores and
+        weighted sums at context length ``T``."""
+        c = self.config
+        T = c.block_size if T is None else T
+        N = self.num_parameters(non_embedding=True) + c.vocab_size * c.n_embd  # head matmul
+        return 6 * N + 6 * c.n_layer * T * c.n_embd
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (
+            f"layers={c.n_layer}, heads={c.n_head}, n_embd={c.n_embd}, block_size={c.block_size}, "
+            f"pos_emb={c.pos_emb!r}, norm={c.norm!r}, tied={c.tie_weights}"
+        )
+
+
+def num_parameters_formula(config: GPTConfig) -> int:
+    """The parameter count of ``GPT(config)`` in closed form, the formula the lesson derives.
+
+    With biases (``b = 1``; ``b = 0`` without), width C, L layers, vocabulary V, block size T:
+
+    * token embedding ``V C``; learned positions ``T C`` (sinusoidal: 0);
+    * per block: attention ``4 C^2 + 4 b C`` (q, k, v and output projections), MLP
+      ``8 C^2 + 5 b C`` (``C -> 4C -> C``), two LayerNorms ``2 (C + b C)``:
+      ``12 C^2 + 2C + 11 b C`` in all;
+    * final LayerNorm ``C + b C`` (pre-norm only); output layer ``V C`` unless tied.
+    """
+    C, L, V, T = config.n_embd, config.n_layer, config.vocab_size, config.block_size
+    b = 1 if config.bias else 0
+    n = V * C
+    if config.pos_emb == "learned":
+        n += T * C
+    n += L * (12 * C * C + 2 * C + 11 * b * C)
+    if config.norm == "pre":
+        n += C + b * C
+    if not config.tie_weights:
+        n += V * C
+    return n
+
+
+# --- sampling -------------------------------------------------------------------------------
+
+
+def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:
+    """Keep the ``k`` largest logits of each row ``(..., V)`` and set the rest to ``-inf`` (ties
+    with the k-th largest are kept). ``k=None`` or ``k >= V`` keeps everything."""
+    if k is None or k >= logits.size(-1):
+        return logits
+    kth = logits.topk(k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float | None) -> torch.Tensor:
+    """Nucleus filtering (Holtzman et al. 2020): keep the smallest set of most likely tokens
+    whose probabilities sum to at least ``p``, set the other logits to ``-inf``. The most likely
+    token is always kept. ``p=None`` or ``p >= 1`` keeps everything."""
+    if p is None or p >= 1.0:
+        return logits
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    probs = sorted_logits.softmax(dim=-1)
+    # a token is dropped when the tokens before it already reach p
+    drop_sorted = (probs.cumsum(dim=-1) - probs) >= p
+    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def next_token_probs(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> torch.Tensor:
+    """The sampling distribution ``(..., V)`` from logits ``(..., V)``: divide by
+    ``temperature``, keep the ``top_k`` most likely tokens, then the nucleus of mass ``top_p``,
+    softmax. ``temperature=0`` puts all the mass on the largest logit (greedy decoding)."""
+    if not isinstance(temperature, int | float) or temperature < 0 or math.isnan(temperature):
+        raise ValueError(
+            f"temperature must be a number >= 0 (0 = greedy, 1 = the model's own "
+            f"distribution), got {temperature!r}"
+        )
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+    if top_p is not None and not (isinstance(top_p, int | float) and 0.0 < top_p <= 1.0):
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+    logits = logits.float() if logits.dtype not in (torch.float32, torch.float64) else logits
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.size(-1)).to(logits.dtype)
+    logits = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
+    return logits.softmax(dim=-1)
+
+
+@torch.no_grad()
+def generate(
+    model: GPT,
+    prompt_ids,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = True,
+    *,
+    seed: int | None = None,
+) -> torch.Tensor:
+    """Continue ``prompt_ids`` by sampling ``max_new_tokens`` tokens, one at a time.
+
+    Args:
+        model: a :class:`GPT`.
+        prompt_ids: the start, ``(T,)`` or ``(B, T)`` token ids (a list or a tensor), ``T >= 1``.
+        max_new_tokens: how many tokens to add.
+        temperature: 0 is greedy (deterministic); 1 samples the model's distribution; below 1
+            is more conservative, above 1 more adventurous.
+        top_k: sample only among the ``k`` most likely tokens.
+        top_p: sample only from the nucleus: the most likely tokens that together hold
+            probability ``p``.
+        use_cache: keep each layer's keys and values (a KV cache) so each new token costs one
+            position's work instead of re-reading the whole context. The tokens are the same
+            either way.
+        seed: seeds the sampling (default: PyTorch's global generator).
+
+    The model reads at most ``block_size`` tokens: the context is cropped to its last
+    ``block_size`` tokens. With the cache, the cached positions cannot slide (each key was made
+    with its absolute position), so once the context is full the cache is refilled from the last
+    ``block_size`` tokens at each step, exactly what the cache-less path reads.
+
+    Returns:
+        the prompt followed by the new tokens: ``(T + max_new_tokens,)`` or
+        ``(B, T + max_new_tokens)``, like ``prompt_ids``.
+    """
+    ids = torch.as_tensor(prompt_ids, dtype=torch.long)
+    if ids.dim() not in (1, 2) or ids.size(-1) < 1:
+        raise ValueError(
+            f"prompt_ids must be (T,) or (B, T) token ids with T >= 1, got shape "
+            f"{tuple(ids.shape)}: give at least one token to start from"
+        )
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    V = model.config.vocab_size
+    if int(ids.min()) < 0 or int(ids.max()) >= V:
+        raise ValueError(f"prompt ids must be in 0..{V - 1} (the model's vocabulary)")
+    next_token_probs(torch.zeros(1, 2), temperature, top_k, top_p)  # validate the settings
+    single = ids.dim() == 1
+    device = next(model.parameters()).device
+    out = (ids[None] if single else ids).to(device)  # (B, T)
+    gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    bs = model.config.block_size
+    was_training = model.training
+    model.eval()
+    caches = None
+    try:
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits, _ = model(out[:, -bs:])  # re-read the whole (cropped) context
+            elif caches is None or len(caches[0]) >= bs:
+                caches = model.new_kv_caches()  # (re)fill the cache with the context
+                logits, _ = model(out[:, -bs:], kv_caches=caches)
+            else:
+                logits, _ = model(out[:, -1:], kv_caches=caches)  # only the newest token
+            probs = next_token_probs(logits[:, -1], temperature, top_k, top_p)  # (B, V)
+            if temperature == 0:
+                nxt = probs.argmax(-1, keepdim=True)
+            else:
+                nxt = torch.multinomial(probs, 1, generator=gen)  # (B, 1)
+            out = torch.cat([out, nxt], dim=1)
+    finally:
+        model.train(was_training)
+    return out[0].cpu() if single else out.cpu()
+
+
+# --- looking inside -------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def attention_maps(model: GPT, ids) -> torch.Tensor:
+    """Every layer's and every head's attention weights for a sequence.
+
+    Args:
+        model: a :class:`GPT`.
+        ids: ``(T,)`` or ``(B, T)`` token ids, ``T <= block_size``.
+
+    Returns:
+        ``(L, H, T, T)`` for one sequence (``(B, L, H, T, T)`` for a batch): entry
+        ``[layer, head, i, j]`` is how much position ``i`` attends to position ``j`` (zero for
+        ``j > i``; each row sums to 1).
+    """
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    single = ids.dim() == 1
+    x = ids[None] if single else ids
+    was_training = model.training
+    model.eval()
+    try:
+        with record_attention(model) as maps:  # the layers switch to the weight-returning path
+            model(x.to(next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+    w = torch.stack(maps, dim=1).cpu()  # (B, L, H, T, T)
+    return w[0] if single else w
+
+
+@torch.no_grad()
+def evaluate_gpt(model: GPT, ids, batch_size: int = 32) -> float:
+    """Mean cross-entropy (nats per token) on the whole of ``ids`` ``(N,)``: the text is cut into
+    consecutive windows of ``block_size`` tokens and every token after the first is predicted
+    once, as lesson 03's ``evaluate_lm`` does for the RNNs (the same positions, the same
+    number)."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be 1-D with at least 2 tokens, got shape {tuple(ids.shape)}")
+    T = model.config.block_size
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    n = (len(ids) - 1) // T
+    total = 0.0
+    try:
+        x, y = ids[: n * T].view(n, T), ids[1 : n * T + 1].view(n, T)
+        for i in range(0, n, batch_size):
+            logits, _ = model(x[i : i + batch_size].to(device))
+            total += F.cross_entropy(
+                logits.flatten(0, 1), y[i : i + batch_size].flatten().to(device), reduction="sum"
+            ).item()
+        if n * T < len(ids) - 1:  # the last, shorter window
+            logits, _ = model(ids[n * T : -1][None].to(device))
+            total += F.cross_entropy(logits[0], ids[n * T + 1 :].to(device), reduction="sum").item()
+    finally:
+        model.train(was_training)
+    return total / (len(ids) - 1)
+
+
+# --- the lesson's training run --------------------------------------------------------------
+
+
+def shakespeare_char_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """``(tokenizer, train_ids, val_ids)``: the course's Shakespeare split as character ids, with
+    the ``CharTokenizer`` of the whole slice (the same ids as lesson 03)."""
+    tok = CharTokenizer().train(load_shakespeare())
+    train_text, val_text = shakespeare_split()
+    return tok, torch.tensor(tok.encode(train_text)), torch.tensor(tok.encode(val_text))
+
+
+class RecipeBatches:
+    """``batches(split, step)`` for :func:`course_lib.train.train`: training batches from one
+    :class:`~course_lib.data.LMBatcher`, validation batches from another with its own (larger)
+    batch size, so the validation sample is the same whatever the training batch size."""
+
+    def __init__(self, train: LMBatcher, val: LMBatcher):
+        self.train, self.val = train, val
+
+    def __call__(self, split: str, step: int):
+        if split == "train":
+            return self.train("train", step)
+        if split == "val":
+            return self.val("train", step)  # the val batcher holds the validation ids only
+        raise KeyError(f"no {split!r} data: use 'train' or 'val'")
+
+    def __repr__(self) -> str:
+        return f"RecipeBatches(train={self.train!r}, val={self.val!r})"
+
+
+@dataclass(frozen=True)
+class GPTRecipe:
+    """One training run of the lesson: the model's sizes, the batches and the schedule.
+
+    The defaults are the lesson's full-mode run, tuned for a 2-core laptop CPU, where the
+    clock, not the data, is the limit:
+
+    * a shallow model (2 layers of width 128): early in training a deeper or wider model learns
+      hardly more per step, but each step costs more;
+    * short windows and small batches (16 x 64 characters): many cheap updates beat fewer
+      large ones at the start (batches of 32 x 128 characters needed about three times as
+      many characters to get past the plateau near 2.5 nats);
+    * no dropout: a few minutes are too short to overfit a million characters;
+    * AdamW at a high learning rate (3e-3) after a short warmup, cosine decay to a tenth.
+    """
+
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 64
+    dropout: float = 0.0
+    pos_emb: str = "learned"
+    norm: str = "pre"
+    tie_weights: bool = True
+    batch_size: int = 16
+    lr: float = 3e-3
+    min_lr: float = 3e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0
+    steps: int = 4000  # full mode
+    fast_steps: int = 40  # fast mode (COURSE_FAST=1)
+    eval_every: int = 100
+    eval_batches: int = 4  # a fixed sample of the validation split: eval_batches x
+    eval_batch_size: int = 64  # eval_batch_size windows of block_size tokens (16,384 tokens)
+    seed: int = 1337
+
+    def gpt_config(self, vocab_size: int) -> GPTConfig:
+        return GPTConfig(
+            vocab_size=vocab_size,
+            block_size=self.block_size,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            dropout=self.dropout,
+            pos_emb=self.pos_emb,
+            norm=self.norm,
+            tie_weights=self.tie_weights,
+        )
+
+    def build_model(self, vocab_size: int) -> GPT:
+        return GPT(self.gpt_config(vocab_size))
+
+    def batcher(self, train_ids, val_ids) -> RecipeBatches:
+        return RecipeBatches(
+            LMBatcher(
+                train_ids, block_size=self.block_size, batch_size=self.batch_size, seed=self.seed
+            ),
+            LMBatcher(
+                val_ids, block_size=self.block_size, batch_size=self.eval_batch_size, seed=self.seed
+            ),
+        )
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """AdamW with weight decay on the weight matrices only (not on biases and LayerNorm
+        gains, which set scales rather than store knowledge)."""
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.dim() < 2]
+        return torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": self.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=self.lr,
+            betas=self.betas,
+        )
+
+    def train_config(self, steps: int | None = None, **overrides) -> TrainConfig:
+        steps = steps or by_mode(full=self.steps, fast=self.fast_steps)
+        kw = dict(
+            max_steps=steps,
+            lr=self.lr,
+            min_lr=self.min_lr,
+            warmup_steps=min(self.warmup_steps, steps // 5),
+            grad_clip=self.grad_clip,
+            betas=self.betas,
+            weight_decay=self.weight_decay,
+            eval_every=min(self.eval_every, max(1, steps // 4)),
+            eval_batches=by_mode(full=self.eval_batches, fast=2),
+            desc="GPT",
+        )
+        kw.update(overrides)
+        return TrainConfig(**kw)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes) -> GPTRecipe:
+        return replace(self, **changes)
+
+
+def _eval_durations(history: History) -> list[float]:
+    """Seconds each evaluation took: it starts when the step before it has been recorded."""
+    step_time = dict(zip(history.step, history.time, strict=True))
+    # the evaluation before the first step starts at 0
+    return [
+        t - step_time.get(s, 0.0) for s, t in zip(history.eval_step, history.eval_time, strict=True)
+    ]
+
+
+def eval_curve(history: History, *, exclude_eval: bool = True) -> list[list[float]]:
+    """``[[seconds, val_loss], ...]``, one pair per evaluation in ``history``.
+
+    ``seconds`` is the training clock: wall time since training started with the time spent in
+    the evaluations themselves left out (``exclude_eval=True``), so a curve does not depend on
+    how often it was measured. ``exclude_eval=False`` gives plain wall time."""
+    out, spent = [], 0.0
+    for t, v, d in zip(history.eval_time, history.val_loss, _eval_durations(history), strict=True):
+        out.append([t - d - spent if exclude_eval else t, v])
+        spent += d
+    return out
+
+
+def training_seconds(history: History) -> float:
+    """Wall time of the training steps alone: ``history.time[-1]`` less the evaluations done
+    before the last step (the training clock of :func:`eval_curve`)."""
+    if not history.time:
+        return 0.0
+    last = history.steps_done
+    durations = _eval_durations(history)
+    return history.time[-1] - sum(
+        d for s, d in zip(history.eval_step, durations, strict=True) if s < last
+    )
+
+
+def first_time_below(curve: list[list[float]], threshold: float) -> float | None:
+    """The first time in ``curve`` (``[[seconds, loss], ...]``) with loss <= ``threshold``, or
+    None if it never got there."""
+    return next((t for t, v in curve if v <= threshold), None)
+
+
+def seconds_per_step(model: nn.Module, batches, *, steps: int = 6, warmup: int = 2) -> float:
+    """Median wall time of one training step (forward, backward, clipping, AdamW) of ``model`` on
+    ``batches("train", i)``, measured on a copy, so ``model`` itself is left untouched. Use it to
+    give models the same wall-clock budget: ``steps = int(budget / seconds_per_step(...))``."""
+    import copy
+    import statistics
+
+    from .train import lm_loss
+
+    clone = copy.deepcopy(model).train()
+    opt = torch.optim.AdamW(clone.parameters(), lr=1e-4)
+    device = next(clone.parameters()).device
+    times = []
+    for i in range(warmup + steps):
+        x, y = (t.to(device) for t in batches("train", 10_000 + i))
+        start = time.perf_counter()
+        loss = lm_loss(clone, (x, y))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(clone.parameters(), 1.0)
+        opt.step()
+        loss.item()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def train_gpt(
+    recipe: GPTRecipe,
+    *,
+    model: GPT | None = None,
+    data=None,
+    steps: int | None = None,
+    progress: bool = True,
+    on_eval=None,
+    final_eval: bool = True,
+    **train_overrides,
+) -> dict:
+    """Train ``recipe`` on the Shakespeare split with the shared loop and evaluate it.
+
+    ``model`` trains a model you built (``recipe.build_model(vocab_size)``, e.g. to use it in an
+    ``on_eval`` callback); by default the recipe builds one after seeding with ``recipe.seed``.
+    ``data`` is ``(tokenizer, train_ids, val_ids)`` (default :func:`shakespeare_char_data`);
+    ``steps`` overrides the recipe's step count and ``train_overrides`` any
+    :class:`~course_lib.train.TrainConfig` field.
+
+    Returns ``{"model", "history", "config", "recipe", "seconds", "train_seconds", "steps",
+    "tokens", "tokens_per_second", "curve", "val_loss", "val_bpc", "params"}``: ``seconds`` is
+    the wall time of ``train`` (evaluations included), ``train_seconds`` the training clock
+    (evaluations left out; see :func:`eval_curve`), ``tokens_per_second`` training tokens per
+    training second, ``curve`` the :func:`eval_curve`, and ``val_loss`` the loss on the whole
+    validation split (nats per character; :func:`evaluate_gpt`)."""
+    tok, train_ids, val_ids = data or shakespeare_char_data()
+    seed_everything(recipe.seed)
+    model = recipe.build_model(len(tok)) if model is None else model
+    config = recipe.train_config(steps, progress=progress, **train_overrides)
+    start = time.perf_counter()
+    model, history = train(
+        model,
+        recipe.batcher(train_ids, val_ids),
+        config,
+        optimizer=recipe.optimizer(model),
+        model_config=model.config,
+        on_eval=on_eval,
+    )
+    seconds = time.perf_counter() - start
+    curve = eval_curve(history)
+    train_seconds = training_seconds(history)
+    tokens = history.steps_done * recipe.batch_size * recipe.block_size
+    val = evaluate_gpt(model, val_ids) if final_eval else float("nan")
+    return {
+        "model": model,
+        "history": history,
+        "config": model.config,
+        "recipe": recipe,
+        "seconds": seconds,
+        "train_seconds": train_seconds,
+        "steps": history.steps_done,
+        "tokens": tokens,
+        "tokens_per_second": tokens / train_seconds if train_seconds > 0 else float("nan"),
+        "curve": curve,
+        "val_loss": val,
+        "val_bpc": val / math.log(2),
+        "params": model.num_parameters(),
+    }

@@ -1,0 +1,429 @@
+"""course_lib.transformer: the block equals PyTorch's TransformerEncoderLayer, the model is causal,
+the KV cache changes nothing but speed, the parameter formula is exact, the model can learn, and
+its errors say what is wrong."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from course_lib import transformer as tfm
+from course_lib.train import CheckpointError, History, load_checkpoint, save_checkpoint
+from course_lib.transformer import GPT, GPTConfig
+
+TOL = dict(atol=1e-6, rtol=1e-6)
+
+
+def tiny(**kw) -> GPTConfig:
+    base = dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=8)
+    base.update(kw)
+    return GPTConfig(**base)
+
+
+configs = st.builds(
+    tiny,
+    vocab_size=st.integers(2, 20),
+    block_size=st.integers(2, 12),
+    n_layer=st.integers(1, 3),
+    n_head=st.sampled_from([1, 2, 4]),
+    n_embd=st.sampled_from([4, 8, 12]),
+    bias=st.booleans(),
+    pos_emb=st.sampled_from(["learned", "sinusoidal"]),
+    norm=st.sampled_from(["pre", "post"]),
+    tie_weights=st.booleans(),
+    fused=st.booleans(),
+)
+
+
+def _reference_layer(block: tfm.Block, norm_first: bool) -> nn.TransformerEncoderLayer:
+    """PyTorch's encoder layer with ``block``'s weights (float64)."""
+    attn = block.attn
+    C, H = attn.d_model, attn.n_heads
+    ref = nn.TransformerEncoderLayer(
+        C,
+        H,
+        dim_feedforward=4 * C,
+        dropout=0.0,
+        activation="gelu",
+        batch_first=True,
+        norm_first=norm_first,
+        dtype=torch.float64,
+    )
+    with torch.no_grad():
+        qkv = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
+        ref.self_attn.in_proj_weight.copy_(qkv)
+        ref.self_attn.in_proj_bias.copy_(
+            torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
+        )
+        ref.self_attn.out_proj.weight.copy_(attn.out_proj.weight)
+        ref.self_attn.out_proj.bias.copy_(attn.out_proj.bias)
+        for ours, theirs in (
+            (block.mlp.fc, ref.linear1),
+            (block.mlp.proj, ref.linear2),
+            (block.ln1, ref.norm1),
+            (block.ln2, ref.norm2),
+        ):
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
+    return ref.eval()
+
+
+# --- the block and the model against PyTorch --------------------------------------------------
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    B=st.integers(1, 3),
+    T=st.integers(1, 9),
+    heads=st.sampled_from([1, 2, 4]),
+    norm=st.sampled_from(["pre", "post"]),
+    fused=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_block_equals_torch_encoder_layer(B, T, heads, norm, fused, seed):
+    torch.manual_seed(seed)
+    block = tfm.Block(tiny(n_head=heads, norm=norm, fused=fused)).double().eval()
+    for p in block.parameters():  # random, not the default init, so every weight matters
+        nn.init.normal_(p, std=0.5)
+    ref = _reference_layer(block, norm_first=norm == "pre")
+    x = torch.randn(B, T, 8, dtype=torch.float64)
+    mask = nn.Transformer.generate_square_subsequent_mask(T, dtype=torch.float64)
+    torch.testing.assert_close(block(x), ref(x, src_mask=mask, is_causal=True), **TOL)
+
+
+def test_gpt_equals_torch_stack():
+    """The whole model: embeddings + PyTorch's encoder layers + final LayerNorm + tied head."""
+    torch.manual_seed(0)
+    model = GPT(tiny(n_layer=3)).double().eval()
+    layers = [_reference_layer(b, norm_first=True) for b in model.blocks]
+    ids = torch.randint(0, 11, (2, 10))
+    x = model.tok_emb(ids) + model.pos_emb(torch.arange(10))
+    mask = nn.Transformer.generate_square_subsequent_mask(10, dtype=torch.float64)
+    for layer in layers:
+        x = layer(x, src_mask=mask, is_causal=True)
+    expected = model.ln_f(x) @ model.tok_emb.weight.T
+    logits, loss = model(ids)
+    assert loss is None
+    torch.testing.assert_close(logits, expected, **TOL)
+
+
+def test_loss_is_cross_entropy_of_the_logits():
+    model = GPT(tiny())
+    ids, targets = torch.randint(0, 11, (3, 7)), torch.randint(0, 11, (3, 7))
+    logits, loss = model(ids, targets)
+    assert logits.shape == (3, 7, 11)
+    torch.testing.assert_close(loss, F.cross_entropy(logits.reshape(-1, 11), targets.reshape(-1)))
+
+
+def test_sinusoidal_positions_formula():
+    pe = tfm.sinusoidal_positions(50, 16)
+    for p in (0, 1, 7, 49):
+        for i in range(8):
+            angle = p / 10000 ** (2 * i / 16)
+            assert pe[p, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+            assert pe[p, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+    with pytest.raises(ValueError, match="even"):
+        tfm.sinusoidal_positions(4, 5)
+
+
+def test_weight_tying_shares_one_matrix():
+    tied, untied = GPT(tiny()), GPT(tiny(tie_weights=False))
+    assert tied.head.weight is tied.tok_emb.weight
+    assert untied.head.weight is not untied.tok_emb.weight
+    assert untied.num_parameters() - tied.num_parameters() == 11 * 8
+
+
+# --- properties -------------------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(config=configs, data=st.data())
+def test_changing_future_tokens_never_changes_earlier_logits(config, data):
+    torch.manual_seed(data.draw(st.integers(0, 2**16)))
+    model = GPT(config).double().eval()
+    T = data.draw(st.integers(2, config.block_size))
+    t = data.draw(st.integers(0, T - 2))  # positions 0..t stay, t+1.. change
+    ids = torch.randint(0, config.vocab_size, (2, T))
+    other = ids.clone()
+    other[:, t + 1 :] = torch.randint(0, config.vocab_size, (2, T - t - 1))
+    a, _ = model(ids)
+    b, _ = model(other)
+    torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1], atol=1e-10, rtol=1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(config=configs)
+def test_parameter_count_matches_the_formula(config):
+    assert GPT(config).num_parameters() == tfm.num_parameters_formula(config)
+
+
+def test_parameter_count_of_the_lesson_model():
+    # 12 C^2 L dominates: 4 layers of width 128 hold 786,432 of the 819,584 parameters
+    config = GPTConfig(vocab_size=77, block_size=128, n_layer=4, n_head=4, n_embd=128)
+    assert tfm.num_parameters_formula(config) == 819_584 == GPT(config).num_parameters()
+    assert GPT(config).num_parameters(non_embedding=True) == 819_584 - 77 * 128 - 128 * 128
+
+
+# --- the KV cache -----------------------------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(config=configs, seed=st.integers(0, 2**16), prompt_len=st.integers(1, 6))
+def test_greedy_generation_with_cache_equals_without(config, seed, prompt_len):
+    torch.manual_seed(seed)
+    model = GPT(config).double()
+    for p in model.parameters():  # larger weights: confident, varied predictions
+        nn.init.normal_(p, std=0.3)
+    prompt = torch.randint(0, config.vocab_size, (2, prompt_len))
+    # past the block size too: both paths then read the last block_size tokens
+    n_new = config.block_size + 3
+    with_cache = tfm.generate(model, prompt, n_new, temperature=0, use_cache=True)
+    without = tfm.generate(model, prompt, n_new, temperature=0, use_cache=False)
+    assert with_cache.shape == (2, prompt_len + n_new)
+    assert torch.equal(with_cache, without)
+
+
+def test_cached_logits_equal_full_forward():
+    torch.manual_seed(1)
+    model = GPT(tiny(block_size=12)).eval()
+    ids = torch.randint(0, 11, (3, 12))
+    full, _ = model(ids)
+    caches = model.new_kv_caches()
+    first, _ = model(ids[:, :5], kv_caches=caches)  # a prompt, then one token at a time
+    steps = [first] + [model(ids[:, t : t + 1], kv_caches=caches)[0] for t in range(5, 12)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+    assert len(caches[0]) == 12
+
+
+def test_sampled_generation_with_cache_equals_without_for_the_same_seed():
+    torch.manual_seed(2)
+    model = GPT(tiny()).double()
+    kw = dict(temperature=0.8, top_k=5, top_p=0.9, seed=7)
+    a = tfm.generate(model, [1, 2, 3], 30, use_cache=True, **kw)
+    b = tfm.generate(model, [1, 2, 3], 30, use_cache=False, **kw)
+    assert a.shape == (33,) and torch.equal(a, b)
+    assert torch.equal(a, tfm.generate(model, [1, 2, 3], 30, use_cache=True, **kw))
+
+
+# --- learning ---------------------------------------------------------------------------------
+
+
+def test_overfits_a_tiny_batch():
+    torch.set_num_threads(1)  # tiny tensors: threads only add overhead (conftest restores them)
+    torch.manual_seed(0)
+    model = GPT(tiny(vocab_size=20, block_size=16, n_layer=2, n_head=2, n_embd=32))
+    x = torch.randint(0, 20, (4, 16))
+    y = torch.randint(0, 20, (4, 16))  # random targets: only memorising can fit them
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(150):
+        _, loss = model(x, y)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert first > 2.5  # about ln 20 = 3.0 at the start
+    assert loss.item() < 0.05
+
+
+def test_train_gpt_runs_the_shared_loop_and_reports():
+    from course_lib.tokenize import CharTokenizer
+
+    text = "to be or not to be, that is the question. " * 40
+    tok = CharTokenizer().train(text)
+    ids = torch.tensor(tok.encode(text))
+    recipe = tfm.GPTRecipe(
+        n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=8, eval_batch_size=8, eval_every=5
+    )
+    out = tfm.train_gpt(recipe, data=(tok, ids[:1400], ids[1400:]), steps=20, progress=False)
+    assert out["steps"] == 20 and out["tokens"] == 20 * 8 * 16
+    assert len(out["curve"]) == 5  # steps 0, 5, 10, 15, 20
+    times = [t for t, _ in out["curve"]]
+    assert times == sorted(times) and times[0] == 0.0
+    assert out["curve"][-1][1] < out["curve"][0][1]
+    assert out["val_loss"] < math.log(len(tok))
+    assert 0 < out["train_seconds"] <= out["seconds"]
+    assert out["config"] == recipe.gpt_config(len(tok))
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def test_input_longer_than_block_size_is_a_clear_error():
+    model = GPT(tiny(block_size=8))
+    with pytest.raises(ValueError, match=r"9 positions but block_size is 8.*Crop"):
+        model(torch.zeros(1, 9, dtype=torch.long))
+    caches = model.new_kv_caches()
+    model(torch.zeros(1, 6, dtype=torch.long), kv_caches=caches)
+    with pytest.raises(ValueError, match=r"6 cached \+ 3 new"):
+        model(torch.zeros(1, 3, dtype=torch.long), kv_caches=caches)
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        model(torch.zeros(9, dtype=torch.long))
+
+
+def test_generate_crops_a_long_prompt():
+    model = GPT(tiny(block_size=8))
+    out = tfm.generate(model, list(range(11)) * 2, 3, temperature=0)
+    assert out.shape == (25,)  # the prompt is kept; the model read only its last 8 tokens
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(temperature=-1), "temperature"),
+        (dict(top_k=0), "top_k"),
+        (dict(top_p=0.0), "top_p"),
+        (dict(top_p=1.5), "top_p"),
+    ],
+)
+def test_generate_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tfm.generate(GPT(tiny()), [1], 2, **kwargs)
+
+
+def test_generate_rejects_bad_prompts():
+    model = GPT(tiny())
+    with pytest.raises(ValueError, match="at least one token"):
+        tfm.generate(model, [], 2)
+    with pytest.raises(ValueError, match="vocabulary"):
+        tfm.generate(model, [11], 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_embd=10, n_head=4), "divisible"),
+        (dict(pos_emb="rope"), "pos_emb"),
+        (dict(norm="sandwich"), "norm"),
+        (dict(n_layer=0), "n_layer"),
+        (dict(dropout=1.0), "dropout"),
+    ],
+)
+def test_config_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(**kwargs)
+
+
+def test_checkpoint_with_a_different_config_names_the_fields(tmp_path):
+    config = tiny()
+    model = GPT(config)
+    path = save_checkpoint(tmp_path / "gpt.pt", model, config=config)
+    other = tiny(n_layer=3, n_embd=12)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path, GPT(other), config=other)
+    message = str(err.value)
+    assert "n_layer: checkpoint 2, model 3" in message
+    assert "n_embd: checkpoint 8, model 12" in message
+    assert "n_head" not in message  # only the fields that differ
+    # the same config loads, and the weights come back
+    fresh = GPT(config)
+    load_checkpoint(path, fresh, config=config)
+    ids = torch.randint(0, 11, (1, 5))
+    torch.testing.assert_close(fresh(ids)[0], model(ids)[0])
+
+
+# --- sampling ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(V=st.integers(2, 30), k=st.integers(1, 30), seed=st.integers(0, 2**16))
+def test_top_k_keeps_the_k_largest(V, k, seed):
+    logits = torch.randn(3, V, generator=torch.Generator().manual_seed(seed))
+    kept = torch.isfinite(tfm.top_k_filter(logits, k))
+    assert (kept.sum(-1) == min(k, V)).all()
+    top = logits.topk(min(k, V), dim=-1).indices
+    assert kept.gather(-1, top).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(V=st.integers(2, 30), p=st.floats(0.01, 0.99), seed=st.integers(0, 2**16))
+def test_top_p_keeps_the_smallest_nucleus(V, p, seed):
+    logits = 2 * torch.randn(V, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    kept = torch.isfinite(tfm.top_p_filter(logits, p))
+    probs = logits.softmax(-1)
+    assert probs[kept].sum() >= p - 1e-12  # the nucleus holds at least p ...
+    smallest_kept = probs[kept].min()
+    assert probs[kept].sum() - smallest_kept < p + 1e-12  # ... and no token of it is spare
+    assert (probs[~kept] <= smallest_kept).all()  # it is made of the most likely tokens
+
+
+def test_next_token_probs():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0]])
+    torch.testing.assert_close(tfm.next_token_probs(logits, 0), torch.tensor([[0.0, 1, 0, 0]]))
+    torch.testing.assert_close(tfm.next_token_probs(logits), logits.softmax(-1))
+    torch.testing.assert_close(tfm.next_token_probs(logits, 2.0), (logits / 2).softmax(-1))
+    only_two = tfm.next_token_probs(logits, top_k=2)
+    torch.testing.assert_close(only_two[0, [1, 2]], logits[0, [1, 2]].softmax(-1))
+    assert only_two[0, [0, 3]].eq(0).all()
+
+
+# --- looking inside ---------------------------------------------------------------------------
+
+
+def test_attention_maps_are_causal_distributions():
+    torch.manual_seed(3)
+    model = GPT(tiny(n_layer=3, n_head=2))
+    maps = tfm.attention_maps(model, torch.randint(0, 11, (9,)))
+    assert maps.shape == (3, 2, 9, 9)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(3, 2, 9))
+    assert maps.triu(diagonal=1).eq(0).all()
+    batch = tfm.attention_maps(model, torch.randint(0, 11, (4, 9)))
+    assert batch.shape == (4, 3, 2, 9, 9)
+    assert model.blocks[0].attn._recorder is None  # the recorder is removed afterwards
+
+
+def test_attention_maps_are_the_weights_the_layer_uses():
+    torch.manual_seed(4)
+    model = GPT(tiny(n_layer=1)).eval()
+    ids = torch.randint(0, 11, (7,))
+    maps = tfm.attention_maps(model, ids)  # (1, H, T, T)
+    x = model.tok_emb(ids[None]) + model.positions(0, 7)
+    _, w = model.blocks[0].attn(model.blocks[0].ln1(x), is_causal=True, need_weights=True)
+    torch.testing.assert_close(maps[0], w[0])
+
+
+def test_evaluate_gpt_scores_every_token_once():
+    torch.manual_seed(5)
+    model = GPT(tiny(block_size=6)).eval()
+    ids = torch.randint(0, 11, (20,))  # windows of 6: 0-5, 6-11, 12-17, then 18 -> 19
+    expected = []
+    for s in range(0, 19, 6):
+        x, y = ids[s : min(s + 6, 19)], ids[s + 1 : min(s + 7, 20)]
+        expected.append(F.cross_entropy(model(x[None])[0][0], y, reduction="sum"))
+    assert tfm.evaluate_gpt(model, ids, batch_size=2) == pytest.approx(
+        float(sum(expected).detach()) / 19, rel=1e-5
+    )
+
+
+def test_eval_curve_leaves_out_evaluation_time():
+    h = History(
+        step=[1, 2, 3, 4],
+        time=[1.0, 2.0, 5.0, 6.0],  # evaluation at step 2 took 2 s (2.0 -> 4.0)
+        train_loss=[0.0] * 4,
+        lr=[0.0] * 4,
+        grad_norm=[0.0] * 4,
+        eval_step=[0, 2, 4],
+        eval_time=[0.5, 4.0, 6.5],  # the first evaluation took 0.5 s, the last 0.5 s
+        val_loss=[3.0, 2.0, 1.5],
+    )
+    assert tfm.eval_curve(h) == [[0.0, 3.0], [1.5, 2.0], [3.5, 1.5]]
+    assert tfm.eval_curve(h, exclude_eval=False) == [[0.5, 3.0], [4.0, 2.0], [6.5, 1.5]]
+    assert tfm.training_seconds(h) == pytest.approx(3.5)
+    assert tfm.first_time_below(tfm.eval_curve(h), 2.0) == 1.5
+    assert tfm.first_time_below(tfm.eval_curve(h), 1.0) is None
+
+
+def test_import_does_not_pull_in_plotting():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, course_lib.transformer; "
+        "print(any(m.split('.')[0] in ('matplotlib', 'ipywidgets') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
