@@ -146,8 +146,9 @@ def page(browser):
     context.close()
 
 
-def open_and_run(page, lab, name: str, timeout_s: int = 240):
-    """Open notebooks/NAME in JupyterLab, run all cells, wait until the kernel is idle again."""
+def open_and_run(page, lab, name: str, timeout_s: int = 240, upto: int | None = None):
+    """Open notebooks/NAME in JupyterLab, run all cells (or cells 0..upto), wait until the kernel
+    is idle again."""
     page.goto(f"{lab['base']}/lab/tree/{name}?token={TOKEN}")
     idle = (
         "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
@@ -155,7 +156,17 @@ def open_and_run(page, lab, name: str, timeout_s: int = 240):
         " w.sessionContext.session.kernel; return !!k && k.status === 'idle'; }"
     )
     page.wait_for_function(idle, timeout=120_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    if upto is None:
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    else:
+        page.evaluate(
+            "async (i) => { const w = window.jupyterapp.shell.currentWidget;"
+            " w.content.activeCellIndex = i;"
+            " await window.jupyterapp.commands.execute('notebook:run-all-above');"
+            " w.content.activeCellIndex = i;"
+            " await window.jupyterapp.commands.execute('notebook:run-cell'); }",
+            upto,
+        )
     busy = (
         "() => { const w = window.jupyterapp.shell.currentWidget;"
         " return w.sessionContext.session.kernel.status !== 'idle'"
@@ -206,3 +217,42 @@ def test_widgets_render_and_respond_offline(page, lab):
     )
     shot(page, "smoke-widget")
     assert not [u for u in page.blocked if "127.0.0.1" in u]
+
+
+def run_through(page, lab, name: str, marker: str, timeout_s: int = 240) -> None:
+    """Open notebooks/NAME and run every cell up to and including the first whose source
+    contains ``marker`` (the widget's cell): the lesson's own cells build what it shows."""
+    nb = nbformat.read(lab["root"] / name, as_version=4)
+    index = next(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "code" and marker in c.source), None
+    )
+    assert index is not None, f"{name} has no cell with {marker!r}"
+    open_and_run(page, lab, name, timeout_s=timeout_s, upto=index)
+
+
+def _image_src(locator) -> str:
+    return locator.locator("img").first.get_attribute("src") or ""
+
+
+def test_tokenizer_playground_shows_tokens_as_you_type(page, lab):
+    run_through(page, lab, "01_tokenization.ipynb", "TokenizerPlayground(")
+    box = page.locator(".tokenizer-playground").first
+    box.wait_for(timeout=60_000)
+    area = box.locator("textarea")
+    area.fill("")
+    area.type("Wherefore art thou Romeo? 🙂")
+    # 27 characters, 30 bytes once the whole text (the emoji is 4 bytes) has reached the kernel
+    page.wait_for_function(
+        "() => { const b = document.querySelector('.tokenizer-playground');"
+        " return b && b.innerText.includes('27 characters, 30 bytes'); }",
+        timeout=20_000,
+    )
+    n_tokens = box.locator(".token").count()
+    assert n_tokens >= 5
+    assert "Rom" in box.locator(".tokens").inner_text()
+    ids = [
+        int(t.split()[-1])
+        for t in box.locator(".token").evaluate_all("els => els.map(e => e.getAttribute('title'))")
+    ]
+    assert all(i >= 0 for i in ids)
+    shot(page, "tokenizer-playground")
