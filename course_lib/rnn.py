@@ -373,6 +373,9 @@ class CharRNN(nn.Module):
             parameter names, so ``state_dict`` moves between the two; see :meth:`converted`.
         dropout: applied to the embeddings, between layers and before the head (training only).
         embed_size: the embedding size (default: ``hidden_size``).
+        forget_bias: LSTM only: start every forget gate's bias here (``bias_ih`` part; the
+            ``bias_hh`` part starts at 0), e.g. 1.0 so the cell remembers by default (Gers et
+            al. 2000; Jozefowicz et al. 2015). None keeps PyTorch's initialisation.
         tokenizer: kept on the model (not in its state dict) so :func:`generate` can encode text.
     """
 
@@ -385,11 +388,14 @@ class CharRNN(nn.Module):
         fused: bool = True,
         dropout: float = 0.0,
         embed_size: int | None = None,
+        forget_bias: float | None = None,
         tokenizer=None,
     ):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        if forget_bias is not None and cell != "lstm":
+            raise ValueError("forget_bias is for LSTMs only (an RNN has no forget gate)")
         if not isinstance(vocab_size, int) or vocab_size < 1:
             raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
         if tokenizer is not None and len(tokenizer) != vocab_size:
@@ -405,6 +411,7 @@ class CharRNN(nn.Module):
             fused=fused,
             dropout=dropout,
             embed_size=E,
+            forget_bias=forget_bias,
         )
         self.cell, self.fused, self.tokenizer = cell, fused, tokenizer
         self.embed = nn.Embedding(vocab_size, E)
@@ -417,6 +424,12 @@ class CharRNN(nn.Module):
         )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
+        if forget_bias is not None:
+            H = hidden_size
+            with torch.no_grad():  # gates stacked i, f, g, o: the forget gate is rows H..2H
+                for k in range(num_layers):
+                    getattr(self.rnn, f"bias_ih_l{k}")[H : 2 * H] = forget_bias
+                    getattr(self.rnn, f"bias_hh_l{k}")[H : 2 * H] = 0.0
 
     @property
     def vocab_size(self) -> int:
@@ -546,40 +559,63 @@ def generate(
 
 
 @torch.no_grad()
-def evaluate_lm(model: nn.Module, ids, block_size: int = 128, batch_size: int = 64) -> float:
-    """Mean cross-entropy (nats per token) of ``model`` on the whole of ``ids``.
+def evaluate_lm(
+    model: nn.Module,
+    ids,
+    block_size: int = 128,
+    batch_size: int = 64,
+    *,
+    carry_state: bool = False,
+) -> float:
+    """Mean cross-entropy (nats per token) of ``model`` on the whole of ``ids``; every token
+    after the first is predicted exactly once (the positions an n-gram scores). Deterministic,
+    unlike a sample of random windows.
 
-    The text is cut into consecutive windows of ``block_size`` tokens, each read from a fresh
-    state, as in training; every token after the first is predicted once (the same positions
-    an n-gram scores). Deterministic, unlike a sample of random windows."""
+    ``carry_state=False``: the text is cut into consecutive windows of ``block_size`` tokens,
+    each read from a fresh state, as in training (and as a model with a fixed context window
+    reads it). ``carry_state=True`` (recurrent models, which take and return a state): the text
+    is cut into ``batch_size`` long contiguous streams, each read from start to end in chunks of
+    ``block_size`` with the state carried from chunk to chunk, so every prediction can use all
+    the text before it in its stream (the classic evaluation of recurrent language models)."""
     ids = torch.as_tensor(ids, dtype=torch.long)
     if ids.dim() != 1 or len(ids) < 2:
         raise ValueError(f"ids must be 1-D with at least 2 tokens, got shape {tuple(ids.shape)}")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    n = (len(ids) - 1) // block_size
-    total, count = 0.0, 0
 
-    def score(x, y):
-        out = model(x.to(device))
+    def score(x, y, state=None):
+        out = model(x.to(device), state) if carry_state else model(x.to(device))
         logits = out[0] if isinstance(out, tuple) else out
-        return F.cross_entropy(
+        loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1), reduction="sum"
         ).item()
+        return loss, (out[1] if carry_state else None)
 
+    x_all, y_all = ids[:-1], ids[1:]
+    N, total = len(x_all), 0.0
     try:
-        x = ids[: n * block_size].view(n, block_size)
-        y = ids[1 : n * block_size + 1].view(n, block_size)
-        for i in range(0, n, batch_size):
-            total += score(x[i : i + batch_size], y[i : i + batch_size])
-        count = n * block_size
-        if count < len(ids) - 1:  # the last, shorter window
-            total += score(ids[count:-1][None], ids[count + 1 :][None])
-            count = len(ids) - 1
+        if carry_state:
+            streams = max(1, min(batch_size, N // block_size))
+            L = N // streams
+            xs, ys = x_all[: streams * L].view(streams, L), y_all[: streams * L].view(streams, L)
+            state = None
+            for i in range(0, L, block_size):
+                loss, state = score(xs[:, i : i + block_size], ys[:, i : i + block_size], state)
+                total += loss
+            done = streams * L
+        else:
+            n = N // block_size
+            xs = x_all[: n * block_size].view(n, block_size)
+            ys = y_all[: n * block_size].view(n, block_size)
+            for i in range(0, n, batch_size):
+                total += score(xs[i : i + batch_size], ys[i : i + batch_size])[0]
+            done = n * block_size
+        if done < N:  # the last few tokens: one more, shorter window from a fresh state
+            total += score(x_all[done:][None], y_all[done:][None])[0]
     finally:
         model.train(was_training)
-    return total / count
+    return total / N
 
 
 def input_gradient_norms(
@@ -677,6 +713,7 @@ class CharRNNRecipe:
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.0
+    forget_bias: float | None = None
     block_size: int = 128
     batch_size: int = 32
     lr: float = 3e-3
@@ -694,6 +731,7 @@ class CharRNNRecipe:
             cell=self.cell,
             fused=True,
             dropout=self.dropout,
+            forget_bias=self.forget_bias,
             tokenizer=tokenizer,
         )
 
@@ -736,8 +774,10 @@ def train_char_model(
 ) -> dict:
     """Train ``recipe`` on the Shakespeare split with the shared loop; evaluate on all of val.
 
-    Returns ``{"model", "history", "seconds", "steps", "val_loss", "val_bpc", "params"}``:
-    ``val_loss`` is :func:`evaluate_lm` on the whole validation split (nats per character)."""
+    Returns ``{"model", "history", "seconds", "steps", "val_loss", "val_bpc",
+    "val_loss_windows", "params"}``: ``val_loss`` is :func:`evaluate_lm` on the whole validation
+    split reading it as a stream (``carry_state=True``), ``val_loss_windows`` the same from a
+    fresh state every ``block_size`` characters; nats per character."""
     from .runtime import seed_everything
 
     tok, train_ids, val_ids = data or shakespeare_char_data()
@@ -747,7 +787,7 @@ def train_char_model(
     start = time.perf_counter()
     model, history = train(model, recipe.batcher(train_ids, val_ids), config)
     seconds = time.perf_counter() - start
-    val = evaluate_lm(model, val_ids, recipe.block_size)
+    val = evaluate_lm(model, val_ids, recipe.block_size, carry_state=True)
     return {
         "model": model,
         "history": history,
@@ -755,6 +795,7 @@ def train_char_model(
         "steps": config.max_steps,
         "val_loss": val,
         "val_bpc": val / math.log(2),
+        "val_loss_windows": evaluate_lm(model, val_ids, recipe.block_size),
         "params": model.num_parameters(),
     }
 

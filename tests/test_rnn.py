@@ -275,6 +275,13 @@ def test_evaluate_lm_scores_every_token_once(char_model):
         total += F.cross_entropy(lg[0], ids[s + 1 : e + 1], reduction="sum").item()
     assert rnn.evaluate_lm(char_model, ids, block_size=16) == pytest.approx(total / 49, rel=1e-9)
     assert char_model.training  # the mode is restored
+    # carrying the state: 3 streams of 16 tokens, each read in chunks of 7 = read in one go
+    total = 0.0
+    for s, e in [(0, 16), (16, 32), (32, 48), (48, 49)]:
+        lg, _ = char_model(ids[None, s:e])
+        total += F.cross_entropy(lg[0], ids[s + 1 : e + 1], reduction="sum").item()
+    got = rnn.evaluate_lm(char_model, ids, block_size=7, batch_size=3, carry_state=True)
+    assert got == pytest.approx(total / 49, rel=1e-9)
 
 
 def test_input_gradient_norms_match_autograd_and_clip():
@@ -339,7 +346,10 @@ def test_recipe_and_train_char_model_run_end_to_end():
     recipe = rnn.CharRNNRecipe(cell="lstm", hidden_size=8, block_size=16, batch_size=4)
     out = rnn.train_char_model(recipe, data=(tok, ids, ids), steps=5, progress=False)
     assert out["steps"] == 5 and len(out["history"].train_loss) == 5
-    assert out["val_loss"] == pytest.approx(rnn.evaluate_lm(out["model"], ids, 16))
+    assert out["val_loss"] == pytest.approx(
+        rnn.evaluate_lm(out["model"], ids, 16, carry_state=True)
+    )
+    assert out["val_loss_windows"] == pytest.approx(rnn.evaluate_lm(out["model"], ids, 16))
     assert out["params"] == out["model"].num_parameters() and out["model"].tokenizer is tok
     assert set(rnn.RECIPES) == {"rnn", "lstm"}
     assert rnn.RECIPES["lstm"].train_config(steps=100).max_steps == 100
@@ -362,3 +372,17 @@ def test_load_results_says_how_to_make_the_file(monkeypatch, tmp_path):
     (tmp_path / "r.json").write_text('{"lstm_val_loss": 1.5}')
     monkeypatch.setattr(rnn, "RESULTS_PATH", tmp_path / "r.json")
     assert rnn.load_results() == {"lstm_val_loss": 1.5}
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_forget_bias_sets_only_the_forget_gate(fused):
+    H = 5
+    m = rnn.CharRNN(7, H, num_layers=2, fused=fused, forget_bias=1.5)
+    for k in range(2):
+        b_ih, b_hh = getattr(m.rnn, f"bias_ih_l{k}"), getattr(m.rnn, f"bias_hh_l{k}")
+        assert torch.all(b_ih[H : 2 * H] == 1.5) and torch.all(b_hh[H : 2 * H] == 0)
+        assert b_ih[:H].abs().max() <= 1 / math.sqrt(H)  # the other gates keep their init
+    tr = rnn.trace_lstm(m, torch.zeros(1, dtype=torch.long))
+    assert tr["f"].mean() > 0.7  # sigmoid(1.5 + small) ~ 0.82
+    with pytest.raises(ValueError, match="LSTMs only"):
+        rnn.CharRNN(7, H, cell="rnn", forget_bias=1.0)
