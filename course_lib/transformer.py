@@ -238,28 +238,15 @@ class GPT(nn.Module):
             return self.pos_emb(torch.arange(start, start + T, device=self.tok_emb.weight.device))
         return self.pos_table[start : start + T]
 
-    def forward(
-        self,
-        idx: torch.Tensor,
-        targets: torch.Tensor | None = None,
-        *,
-        kv_caches: list[KVCache] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits for the next token at every position, and the loss when ``targets`` are given.
-
-        Args:
-            idx: token ids ``(B, T)``.
-            targets: the next token at each position ``(B, T)``, or None.
-            kv_caches: one :class:`~course_lib.attention.KVCache` per layer (see
-                :meth:`new_kv_caches`). ``idx`` then holds only the positions the caches have not
-                seen; their positions continue from the caches' length.
-
-        Returns:
-            ``(logits (B, T, V), loss)``; loss is None without targets.
-        """
+    def features(
+        self, idx: torch.Tensor, *, kv_caches: list[KVCache] | None = None
+    ) -> torch.Tensor:
+        """The final hidden states ``(B, T, C)`` (after the last LayerNorm), what the output
+        layer reads: a feature vector per position, e.g. for a classifier head. Arguments as
+        :meth:`forward`."""
         if idx.dim() != 2:
             raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
-        B, T = idx.shape
+        T = idx.size(1)
         start = len(kv_caches[0]) if kv_caches else 0
         if start + T > self.config.block_size:
             raise ValueError(
@@ -282,10 +269,31 @@ class GPT(nn.Module):
         x = self.drop(tok + self.positions(start, T))  # (B, T, C)
         for i, block in enumerate(self.blocks):
             x = block(x, kv_caches[i] if kv_caches is not None else None)
-        logits = self.head(self.ln_f(x))  # (B, T, V)
+        return self.ln_f(x)
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        kv_caches: list[KVCache] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits for the next token at every position, and the loss when ``targets`` are given.
+
+        Args:
+            idx: token ids ``(B, T)``.
+            targets: the next token at each position ``(B, T)``, or None.
+            kv_caches: one :class:`~course_lib.attention.KVCache` per layer (see
+                :meth:`new_kv_caches`). ``idx`` then holds only the positions the caches have not
+                seen; their positions continue from the caches' length.
+
+        Returns:
+            ``(logits (B, T, V), loss)``; loss is None without targets.
+        """
+        logits = self.head(self.features(idx, kv_caches=kv_caches))  # (B, T, V)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         return logits, loss
 
     def new_kv_caches(self) -> list[KVCache]:

@@ -109,25 +109,29 @@ def plot_gpt_diagram():
     return fig
 
 
-def plot_positions(learned, sinusoidal, n_show: int = 64):
-    """Learned and sinusoidal position embeddings ``(T, C)`` side by side: the vectors (top) and
-    the cosine similarity between every pair of positions (bottom). Returns the figure."""
+def plot_positions(learned, sinusoidal, n_show: int = 64, n_channels: int = 32):
+    """Learned and sinusoidal position embeddings ``(T, C)`` side by side: the first
+    ``n_channels`` channels of the vectors (top) and the cosine similarity between every pair of
+    positions, over all channels (bottom). Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
     for col, (name, pe) in enumerate((("learned", learned), ("sinusoidal", sinusoidal))):
         pe = _np(pe)[:n_show]
         ax = axes[0, col]
-        lim = np.abs(pe).max()
-        im = ax.imshow(pe.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(f"{name} position vectors")
+        shown = pe[:, :n_channels].T  # (channels, positions)
+        lim = np.abs(shown).max()
+        im = ax.imshow(
+            shown, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest"
+        )
+        ax.set_title(f"{name} position vectors (first {len(shown)} channels)", fontsize=10)
         ax.set_xlabel("position")
         ax.set_ylabel("channel")
         fig.colorbar(im, ax=ax, fraction=0.04)
         unit = pe / (np.linalg.norm(pe, axis=1, keepdims=True) + 1e-9)
         ax = axes[1, col]
-        im = ax.imshow(unit @ unit.T, cmap="viridis", vmin=-1, vmax=1)
-        ax.set_title(f"{name}: cosine similarity of positions")
+        im = ax.imshow(unit @ unit.T, cmap="viridis", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_title(f"{name}: cosine similarity of positions", fontsize=10)
         ax.set_xlabel("position")
         ax.set_ylabel("position")
         fig.colorbar(im, ax=ax, fraction=0.04)

@@ -427,3 +427,11 @@ def test_import_does_not_pull_in_plotting():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_features_are_what_the_output_layer_reads():
+    model = GPT(tiny()).eval()
+    ids = torch.randint(0, 11, (2, 6))
+    h = model.features(ids)
+    assert h.shape == (2, 6, 8)
+    torch.testing.assert_close(model.head(h), model(ids)[0])
