@@ -156,7 +156,9 @@ def page(browser):
 def open_and_run(page, lab, name: str, timeout_s: int = 240, upto: int | None = None):
     """Open notebooks/NAME in JupyterLab, run all cells (or cells 0..upto), wait until the kernel
     is idle again."""
-    page.goto(f"{lab['base']}/lab/tree/{name}?token={TOKEN}")
+    # a fresh workspace: JupyterLab would otherwise restore the previous test's notebook
+    workspace = f"t{time.time_ns()}"
+    page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{name}?token={TOKEN}&reset")
     idle = (
         "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
         " const k = w && w.sessionContext && w.sessionContext.session &&"
