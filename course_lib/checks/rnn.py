@@ -33,14 +33,16 @@ def _gru_reference(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
         return cell(x, h)
 
 
-def _gru_variant(x, h, w_ih, w_hh, b_ih, b_hh, *, order="rzn", reset="after", mix="pytorch"):
+def _gru_variant(
+    x, h, w_ih, w_hh, b_ih, b_hh, *, order="rzn", reset="after", mix="pytorch", act=torch.tanh
+):
     """A GRU with one of the usual mistakes, to recognise a wrong answer."""
     gi = dict(zip(order, F.linear(x, w_ih, b_ih).chunk(3, -1), strict=True))
     gh = dict(zip(order, F.linear(h, w_hh, b_hh).chunk(3, -1), strict=True))
     r = torch.sigmoid(gi["r"] + gh["r"])
     z = torch.sigmoid(gi["z"] + gh["z"])
     if reset == "after":  # PyTorch: r * (W_hn h + b_hn)
-        n = torch.tanh(gi["n"] + r * gh["n"])
+        n = act(gi["n"] + r * gh["n"])
     elif reset == "before":  # W_hn (r * h) + b_hn, the original paper's variant
         w_hn = w_hh.chunk(3, 0)[order.index("n")]
         b_hn = b_hh.chunk(3, 0)[order.index("n")]
@@ -81,6 +83,10 @@ GRU_HINTS = [
         _matches_variant(reset="none"),
         "the reset gate r is not used: it should scale the hidden-to-hidden term of the "
         "candidate n",
+    ),
+    Hint(
+        _matches_variant(act=lambda t: t),
+        "some outputs are outside [-1, 1]: the candidate n needs a tanh and the gates a sigmoid",
     ),
     Hint(
         lambda args, got, expected: (
