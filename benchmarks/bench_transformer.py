@@ -4,6 +4,7 @@
     python benchmarks/bench_transformer.py --json        # one JSON object
     python benchmarks/bench_transformer.py --fast        # a smoke run: fast-mode steps, same code
     python benchmarks/bench_transformer.py --reference   # also nanoGPT's CPU recipe, same protocol
+    python benchmarks/bench_transformer.py --baselines   # also lesson 03's RNN, LSTM, same budget
     python benchmarks/bench_transformer.py --threads 1   # torch threads (default: PyTorch's)
 
 The run is ``course_lib.transformer.GPTRecipe()`` (what ``notebooks/05_transformer.ipynb``
@@ -18,11 +19,19 @@ Reported:
   sample of 16,384 validation characters), seconds on the training clock;
 * ``seconds_to_1_92`` / ``seconds_to_1_75``: the first evaluation at or below that loss (None if
   never); ``val_loss``: the final loss on the whole validation split (111,540 characters);
+* ``val_loss_windows``: the same from separate windows of 64 characters, as in training
+  (``val_loss`` reads the split through a sliding window, every character with at least 32
+  characters of context; the recurrent baselines read it as one stream);
 * the targets of the lesson's issue: 1.92 within 60 s, at most 1.75 at the end, within 6 minutes.
 
 ``--reference`` also trains nanoGPT's published CPU recipe (4 layers, 4 heads, width 128, block
 64, batch 12, 2000 steps, lr 1e-3 with 100 warmup steps and cosine to 1e-4, no dropout) with our
 model and the same evaluation protocol, so both are timed on the same machine in the same run.
+
+``--baselines`` trains lesson 03's RNN and LSTM recipes (``course_lib.rnn.RECIPES``) for as many
+steps as fit in the GPT's training time (timed first with ``seconds_per_step``), with their
+cosine schedules ending on time, and reports their validation loss read as a stream:
+``baselines`` in the JSON, and ``beats_lstm`` / ``beats_rnn``.
 """
 
 from __future__ import annotations
@@ -67,6 +76,7 @@ def run(recipe: tfm.GPTRecipe, data, steps: int | None) -> dict:
     return {
         "val_loss": out["val_loss"],
         "val_bpc": out["val_bpc"],
+        "val_loss_windows": out["val_loss_windows"],
         "seconds": out["train_seconds"],
         "wall_seconds": out["seconds"],
         "cpu_seconds": cpu,
@@ -84,6 +94,26 @@ def run(recipe: tfm.GPTRecipe, data, steps: int | None) -> dict:
     }
 
 
+def baselines(data, budget: float) -> dict:
+    """Lesson 03's RNN and LSTM trained for ``budget`` seconds of training each."""
+    from course_lib import rnn
+
+    tok, train_ids, val_ids = data
+    out = {}
+    for name, recipe in rnn.RECIPES.items():
+        per_step = tfm.seconds_per_step(recipe.build_model(tok), recipe.batcher(train_ids, val_ids))
+        steps = max(5, int(budget / per_step))
+        r = rnn.train_char_model(recipe, data=data, steps=steps, progress=False)
+        out[name] = {
+            "steps": steps,
+            "seconds": tfm.training_seconds(r["history"]),
+            "val_loss": r["val_loss"],
+            "val_loss_windows": r["val_loss_windows"],
+            "params": r["params"],
+        }
+    return out
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -93,6 +123,9 @@ def main(argv=None) -> dict:
         "--threads", type=int, default=None, help="torch.set_num_threads (default: as is)"
     )
     p.add_argument("--reference", action="store_true", help="also run nanoGPT's CPU recipe")
+    p.add_argument(
+        "--baselines", action="store_true", help="also lesson 03's RNN and LSTM, same budget"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -119,6 +152,12 @@ def main(argv=None) -> dict:
         ref_steps = NANOGPT_CPU.fast_steps if args.fast else NANOGPT_CPU.steps
         log(f"reference: nanoGPT's CPU recipe, {ref_steps} steps")
         result["reference"] = run(NANOGPT_CPU, data, args.steps or ref_steps)
+
+    if args.baselines:
+        log(f"baselines: lesson 03's RNN and LSTM, {result['seconds']:.0f} s each")
+        result["baselines"] = baselines(data, result["seconds"])
+        result["beats_lstm"] = result["val_loss"] < result["baselines"]["lstm"]["val_loss"]
+        result["beats_rnn"] = result["val_loss"] < result["baselines"]["rnn"]["val_loss"]
 
     if args.json:
         print(json.dumps(result))
@@ -148,6 +187,18 @@ def main(argv=None) -> dict:
         f"({result['val_loss']:.4f} nats = {result['val_bpc']:.4f} bits per character); "
         f"training within 6 minutes: {result['within_6_minutes']}"
     )
+    print(
+        "separate 64-character windows instead of a sliding window: "
+        f"{result['val_loss_windows']:.4f}"
+    )
+    if args.baselines:
+        print("\nSame training time, lesson 03's recipes (validation split read as one stream):")
+        for name, b in result["baselines"].items():
+            print(
+                f"  {name.upper():<5} {b['params']:>8,} params {b['steps']:>6} steps "
+                f"{b['seconds']:>7.1f} s  val loss {b['val_loss']:.4f}"
+            )
+        print(f"  the GPT beats the LSTM: {result['beats_lstm']}; the RNN: {result['beats_rnn']}")
     print("curve (s, val loss):", ", ".join(f"({t:.0f}, {v:.3f})" for t, v in result["curve"]))
     return result
 

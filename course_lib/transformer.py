@@ -513,33 +513,67 @@ def attention_maps(model: GPT, ids) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_gpt(model: GPT, ids, batch_size: int = 32) -> float:
-    """Mean cross-entropy (nats per token) on the whole of ``ids`` ``(N,)``: the text is cut into
-    consecutive windows of ``block_size`` tokens and every token after the first is predicted
-    once, as lesson 03's ``evaluate_lm`` does for the RNNs (the same positions, the same
-    number)."""
+def evaluate_gpt(model: GPT, ids, batch_size: int = 32, *, stride: int | None = None) -> float:
+    """Mean cross-entropy (nats per token) on the whole of ``ids`` ``(N,)``; every token after
+    the first is predicted exactly once (the positions an n-gram scores).
+
+    ``stride=None``: the text is cut into consecutive windows of ``block_size`` tokens, each
+    read on its own, as in training (lesson 03's ``evaluate_lm`` with fresh states): a token's
+    context is whatever precedes it in its window, ``block_size / 2`` on average.
+
+    ``stride=s`` (``1 <= s <= block_size``): a sliding window. Windows of ``block_size`` tokens
+    start every ``s`` tokens and each scores only its last ``s`` predictions (the first window
+    scores all), so every token after the first window is predicted with at least
+    ``block_size - s`` tokens of context: the transformer's counterpart of a recurrent model
+    reading the text as one stream. It costs ``block_size / s`` times as much."""
     ids = torch.as_tensor(ids, dtype=torch.long)
     if ids.dim() != 1 or len(ids) < 2:
         raise ValueError(f"ids must be 1-D with at least 2 tokens, got shape {tuple(ids.shape)}")
     T = model.config.block_size
+    if stride is not None and not (isinstance(stride, int) and 1 <= stride <= T):
+        raise ValueError(f"stride must be an int in 1..block_size={T} or None, got {stride!r}")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    n = (len(ids) - 1) // T
+    N = len(ids) - 1  # predictions: ids[j + 1] from ids[: j + 1]
     total = 0.0
     try:
-        x, y = ids[: n * T].view(n, T), ids[1 : n * T + 1].view(n, T)
-        for i in range(0, n, batch_size):
-            logits, _ = model(x[i : i + batch_size].to(device))
-            total += F.cross_entropy(
-                logits.flatten(0, 1), y[i : i + batch_size].flatten().to(device), reduction="sum"
-            ).item()
-        if n * T < len(ids) - 1:  # the last, shorter window
-            logits, _ = model(ids[n * T : -1][None].to(device))
-            total += F.cross_entropy(logits[0], ids[n * T + 1 :].to(device), reduction="sum").item()
+        if stride is None or N <= T:
+            n = N // T
+            x, y = ids[: n * T].view(n, T), ids[1 : n * T + 1].view(n, T)
+            for i in range(0, n, batch_size):
+                logits, _ = model(x[i : i + batch_size].to(device))
+                total += F.cross_entropy(
+                    logits.flatten(0, 1),
+                    y[i : i + batch_size].flatten().to(device),
+                    reduction="sum",
+                ).item()
+            if n * T < N:  # the last, shorter window
+                logits, _ = model(ids[n * T : -1][None].to(device))
+                total += F.cross_entropy(
+                    logits[0], ids[n * T + 1 :].to(device), reduction="sum"
+                ).item()
+        else:
+            # window k starts at starts[k] and scores its predictions from first[k] on
+            starts = list(range(0, N - T + 1, stride))
+            first = [0] + [T - stride] * (len(starts) - 1)
+            covered = starts[-1] + T
+            if covered < N:  # a last window flush with the end scores what is left
+                starts.append(N - T)
+                first.append(T - (N - covered))
+            starts_t, first_t = torch.tensor(starts), torch.tensor(first)
+            pos = torch.arange(T)
+            for i in range(0, len(starts), batch_size):
+                idx = starts_t[i : i + batch_size, None] + pos  # (b, T)
+                logits, _ = model(ids[idx].to(device))
+                losses = F.cross_entropy(
+                    logits.transpose(1, 2), ids[idx + 1].to(device), reduction="none"
+                )  # (b, T)
+                keep = (pos[None, :] >= first_t[i : i + batch_size, None]).to(device)
+                total += losses[keep].sum().item()
     finally:
         model.train(was_training)
-    return total / (len(ids) - 1)
+    return total / N
 
 
 # --- the lesson's training run --------------------------------------------------------------
@@ -761,11 +795,15 @@ def train_gpt(
     :class:`~course_lib.train.TrainConfig` field.
 
     Returns ``{"model", "history", "config", "recipe", "seconds", "train_seconds", "steps",
-    "tokens", "tokens_per_second", "curve", "val_loss", "val_bpc", "params"}``: ``seconds`` is
-    the wall time of ``train`` (evaluations included), ``train_seconds`` the training clock
-    (evaluations left out; see :func:`eval_curve`), ``tokens_per_second`` training tokens per
-    training second, ``curve`` the :func:`eval_curve`, and ``val_loss`` the loss on the whole
-    validation split (nats per character; :func:`evaluate_gpt`)."""
+    "tokens", "tokens_per_second", "curve", "val_loss", "val_bpc", "val_loss_windows",
+    "params"}``: ``seconds`` is the wall time of ``train`` (evaluations included),
+    ``train_seconds`` the training clock (evaluations left out; see :func:`eval_curve`),
+    ``tokens_per_second`` training tokens per training second, ``curve`` the
+    :func:`eval_curve` (on the recipe's fixed validation sample), ``val_loss`` the loss on the
+    whole validation split read with a sliding window (stride ``block_size // 2``: every
+    character predicted from at least half a block of context, as a recurrent model reads the
+    split as one stream) and ``val_loss_windows`` the same from separate windows of
+    ``block_size`` characters (as in training); nats per character (:func:`evaluate_gpt`)."""
     tok, train_ids, val_ids = data or shakespeare_char_data()
     seed_everything(recipe.seed)
     model = recipe.build_model(len(tok)) if model is None else model
@@ -783,7 +821,11 @@ def train_gpt(
     curve = eval_curve(history)
     train_seconds = training_seconds(history)
     tokens = history.steps_done * recipe.batch_size * recipe.block_size
-    val = evaluate_gpt(model, val_ids) if final_eval else float("nan")
+    if final_eval:
+        val = evaluate_gpt(model, val_ids, stride=max(1, recipe.block_size // 2))
+        val_windows = evaluate_gpt(model, val_ids)
+    else:
+        val = val_windows = float("nan")
     return {
         "model": model,
         "history": history,
@@ -797,5 +839,6 @@ def train_gpt(
         "curve": curve,
         "val_loss": val,
         "val_bpc": val / math.log(2),
+        "val_loss_windows": val_windows,
         "params": model.num_parameters(),
     }

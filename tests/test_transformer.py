@@ -435,3 +435,26 @@ def test_features_are_what_the_output_layer_reads():
     h = model.features(ids)
     assert h.shape == (2, 6, 8)
     torch.testing.assert_close(model.head(h), model(ids)[0])
+
+
+@pytest.mark.parametrize("N", [5, 20, 23])
+def test_sliding_window_evaluation_scores_every_token_once_with_its_context(N):
+    torch.manual_seed(6)
+    model = GPT(tiny(block_size=6)).double().eval()
+    ids = torch.randint(0, 11, (N + 1,))
+    # stride 1 by hand: token j is predicted from the (up to) block_size tokens before it
+    losses = []
+    for j in range(1, N + 1):
+        start = max(0, j - 6)
+        logits = model(ids[start:j][None])[0][0, -1]
+        losses.append(F.cross_entropy(logits, ids[j]).item())
+    expected = sum(losses) / N
+    assert tfm.evaluate_gpt(model, ids, stride=1, batch_size=4) == pytest.approx(expected, rel=1e-9)
+    # any stride scores each token once: with a block's context or less, never more
+    for stride in (2, 3, 6):
+        value = tfm.evaluate_gpt(model, ids, stride=stride, batch_size=3)
+        assert math.isfinite(value)
+    if N % 6 == 0:  # whole windows: stride = block_size is the plain windowed evaluation
+        assert tfm.evaluate_gpt(model, ids, stride=6) == pytest.approx(tfm.evaluate_gpt(model, ids))
+    with pytest.raises(ValueError, match="stride"):
+        tfm.evaluate_gpt(model, ids, stride=7)
