@@ -273,6 +273,7 @@ def run(
     threads: int | None = None,
     progress: bool = False,
     checkpoint: bool = True,
+    verbose: bool = True,
 ) -> dict:
     """Train as this process's rank: one of torchrun's processes (``RANK``, ``WORLD_SIZE`` in
     the environment) or, without them, the only one. Returns the result dict of
@@ -324,10 +325,10 @@ def run(
         every = log_every if log_every is not None else max(1, steps // 10)
 
         def on_step(step: int, loss: float) -> None:
-            if rank == 0 and every and (step % every == 0 or step == steps):
+            if verbose and rank == 0 and every and (step % every == 0 or step == steps):
                 print(f"step {step:>5}/{steps}: loss {loss:.4f}", flush=True)
 
-        if rank == 0:
+        if verbose and rank == 0:
             per_rank = recipe.batch_size // world
             print(
                 f"{world} process{'es' if world > 1 else ''} ({backend or 'no backend'}, "
@@ -385,17 +386,17 @@ def run(
             "final_loss": history.train_loss[-1] if history.train_loss else math.nan,
             "torch": torch.__version__,
         }
-        if rank == 0:
+        if verbose and rank == 0:
             print(
                 f"done: {result.step} steps in {seconds:.1f} s, final loss "
                 f"{summary['final_loss']:.4f}"
                 + (f", val loss {history.last_val_loss:.4f}" if history.val_loss else ""),
                 flush=True,
             )
-            if out is not None:
-                tmp = out / f".{HISTORY_NAME}.tmp"
-                tmp.write_text(json.dumps(summary, indent=1))
-                os.replace(tmp, out / HISTORY_NAME)
+        if rank == 0 and out is not None:
+            tmp = out / f".{HISTORY_NAME}.tmp"
+            tmp.write_text(json.dumps(summary, indent=1))
+            os.replace(tmp, out / HISTORY_NAME)
         summary["trained_model"] = net
         return summary
     finally:
@@ -419,6 +420,7 @@ def train_single(
     device: str = "cpu",
     progress: bool = True,
     checkpoint: bool = True,
+    verbose: bool = True,
 ) -> dict:
     """The same run as :func:`launch`, in this process alone: the whole global batch each step.
 
@@ -446,6 +448,7 @@ def train_single(
         device=device,
         progress=progress,
         checkpoint=checkpoint,
+        verbose=verbose,
     )
     result["model_object"] = result.pop("trained_model")
     result["wall_seconds"] = time.perf_counter() - start
@@ -518,6 +521,52 @@ def torchrun_command(nproc: int, script_args: list[str], *, port: int | None = N
     ]
 
 
+def _run_streaming(cmd: list[str], env: dict, *, timeout: float | None, echo: bool):
+    """Run ``cmd`` in its own process group, collecting (and with ``echo`` printing) its output;
+    ``(returncode, output)``. On a timeout or an interrupt (Ctrl-C, a notebook's stop button)
+    the whole group, torchrun and its workers, is stopped before the exception goes on."""
+    import threading
+
+    popen_kw = {"start_new_session": True} if os.name == "posix" else {}
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=str(REPO_ROOT) if REPO_ROOT.is_dir() else None,
+        **popen_kw,
+    )
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+            if echo:
+                print(line, end="", flush=True)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except BaseException as e:
+        if os.name == "posix":
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+        else:
+            proc.kill()
+        proc.wait()
+        reader.join(timeout=5)
+        if isinstance(e, subprocess.TimeoutExpired):
+            raise RuntimeError(
+                f"torchrun did not finish within {timeout} s and was stopped; its output "
+                "ends:\n" + "".join(lines[-10:])
+            ) from None
+        raise
+    reader.join()
+    return proc.returncode, "".join(lines)
+
+
 def launch(
     nproc: int = 2,
     steps: int | None = None,
@@ -544,7 +593,8 @@ def launch(
     ``nproc`` per process; ``"auto"`` takes a GPU per process with nccl when there are enough.
     ``out_dir`` is required: rank 0 writes its result there. ``echo=True`` also prints the output
     as it comes. Raises ``ValueError`` for a bad ``nproc`` or batch size, ``RuntimeError`` when
-    torchrun is missing or the run fails (with the end of its output)."""
+    torchrun is missing, the run fails (with the end of its output) or takes longer than
+    ``timeout`` seconds (then torchrun and its processes are stopped)."""
     check_world(nproc, nproc)
     recipe = recipe_for(
         model, global_batch_size=global_batch_size, lr=lr, block_size=block_size, seed=seed
@@ -584,36 +634,14 @@ def launch(
     for _attempt in range(3):  # the free port may be taken between choosing and binding it
         cmd = torchrun_command(nproc, script_args)
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            cwd=str(REPO_ROOT) if REPO_ROOT.is_dir() else None,
-        )
-        lines = []
-        try:
-            deadline = None if timeout is None else start + timeout
-            for line in proc.stdout:
-                lines.append(line)
-                if echo:
-                    print(line, end="", flush=True)
-                if deadline is not None and time.perf_counter() > deadline:
-                    raise subprocess.TimeoutExpired(cmd, timeout)
-            proc.wait(timeout=None if deadline is None else max(1, deadline - time.perf_counter()))
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        returncode, log = _run_streaming(cmd, env, timeout=timeout, echo=echo)
         wall = time.perf_counter() - start
-        log = "".join(lines)
-        if proc.returncode == 0 or "address already in use" not in log.lower():
+        if returncode == 0 or "address already in use" not in log.lower():
             break
-    if proc.returncode != 0:
+    if returncode != 0:
         tail = "\n".join(log.strip().splitlines()[-25:])
         raise RuntimeError(
-            f"the {nproc}-process run failed (torchrun exit code {proc.returncode}); "
+            f"the {nproc}-process run failed (torchrun exit code {returncode}); "
             f"the end of its output:\n{tail}"
         )
     path = out / HISTORY_NAME

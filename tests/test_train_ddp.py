@@ -53,6 +53,7 @@ def test_same_step_same_batch_on_every_rank():
 def test_mean_of_shard_gradients_is_the_global_gradient():
     """What DDP computes (the average of each rank's gradient of its own mean loss) is the
     gradient of the global batch's mean loss, because every shard has as many rows."""
+    torch.set_num_threads(1)  # tiny tensors: a second thread only waits
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16))
     batch = LMBatcher(torch.arange(300) % 11, block_size=8, batch_size=6, seed=1)("train", 0)
@@ -129,6 +130,12 @@ def test_torchrun_command_stays_on_loopback():
     assert cmd[-4:] == ["-m", "course_lib.train_ddp", "--steps", "3"]
 
 
+def test_launch_timeout_stops_the_run(tmp_path):
+    with pytest.raises(RuntimeError, match=r"did not finish within 0.5 s and was stopped"):
+        train_ddp.launch(nproc=2, steps=1000, out_dir=tmp_path, model="tiny", timeout=0.5)
+    assert not (tmp_path / "history.json").exists()
+
+
 # --- one process from the command line ------------------------------------------------------
 
 
@@ -143,6 +150,13 @@ def test_command_line_single_process_writes_history_and_checkpoint(tmp_path, cap
     assert "1 process" in capsys.readouterr().out
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["step"] == 3
+
+
+def test_quiet_single_run_prints_nothing(capsys):
+    torch.set_num_threads(1)
+    r = train_ddp.train_single(steps=2, model="tiny", progress=False, verbose=False)
+    assert capsys.readouterr().out == ""
+    assert r["checkpoint"] is None and r["log"] == "" and len(r["history"]["loss"]) == 2
 
 
 # --- two processes under torchrun against one -------------------------------------------------
