@@ -192,7 +192,9 @@ def test_two_process_run_matches_one_process(runs):
     # the validation loss (each rank scores half of every validation batch) agrees too
     assert ddp["history"]["val_step"] == single["history"]["val_step"]
     assert ddp["history"]["val_loss"] == pytest.approx(single["history"]["val_loss"], rel=REL_TOL)
-    assert "2 processes (gloo, cpu, 1 thread(s) each)" in ddp["log"]
+    # each rank takes its share of the cores (1 of 2 here)
+    assert f"2 processes (gloo, cpu, {ddp['threads']} thread(s) each)" in ddp["log"]
+    assert ddp["threads"] == max(1, train_ddp._cpu_cores() // 2)
 
 
 def test_rank_zero_checkpoint_holds_the_unwrapped_model(runs):
