@@ -265,3 +265,107 @@ def load_polarity() -> list[tuple[str, int]]:
             label, text = line.split(" ", 1)
             rows.append((text.strip(), 1 if label == "__label__pos" else 0))
     return rows
+
+
+# --- Shakespeare's works one by one (lesson 06) ---------------------------------------------
+
+# The 42 works of ``shakespeare.txt`` in file order: (title line, short key, genre). Genres are
+# the First Folio's (1623) three groups; Pericles is not in the Folio, the poems are poems.
+SHAKESPEARE_WORKS = (
+    ("ALL'S WELL THAT ENDS WELL", "alls_well", "comedy"),
+    ("ANTONY AND CLEOPATRA", "antony_and_cleopatra", "tragedy"),
+    ("AS YOU LIKE IT", "as_you_like_it", "comedy"),
+    ("THE COMEDY OF ERRORS", "comedy_of_errors", "comedy"),
+    ("THE TRAGEDY OF CORIOLANUS", "coriolanus", "tragedy"),
+    ("CYMBELINE", "cymbeline", "tragedy"),
+    ("HAMLET, PRINCE OF DENMARK", "hamlet", "tragedy"),
+    ("KING HENRY IV, THE FIRST PART", "henry_iv_1", "history"),
+    ("KING HENRY IV, SECOND PART", "henry_iv_2", "history"),
+    ("THE LIFE OF KING HENRY V", "henry_v", "history"),
+    ("KING HENRY VI, FIRST PART", "henry_vi_1", "history"),
+    ("HISTORY OF KING HENRY THE SIXTH, SECOND PART", "henry_vi_2", "history"),
+    ("THE HISTORY OF KING HENRY THE SIXTH, THIRD PART", "henry_vi_3", "history"),
+    ("THE LIFE OF HENRY THE EIGHTH", "henry_viii", "history"),
+    ("KING JOHN", "king_john", "history"),
+    ("JULIUS CAESAR", "julius_caesar", "tragedy"),
+    ("THE TRAGEDY OF KING LEAR", "king_lear", "tragedy"),
+    ("A LOVER'S COMPLAINT", "lovers_complaint", "poem"),
+    ("LOVE'S LABOUR'S LOST", "loves_labours_lost", "comedy"),
+    ("MACBETH", "macbeth", "tragedy"),
+    ("MEASURE FOR MEASURE", "measure_for_measure", "comedy"),
+    ("THE MERCHANT OF VENICE", "merchant_of_venice", "comedy"),
+    ("THE MERRY WIVES OF WINDSOR", "merry_wives", "comedy"),
+    ("A MIDSUMMER NIGHT'S DREAM", "midsummer_nights_dream", "comedy"),
+    ("MUCH ADO ABOUT NOTHING", "much_ado", "comedy"),
+    ("OTHELLO, THE MOOR OF VENICE", "othello", "tragedy"),
+    ("THE PASSIONATE PILGRIM", "passionate_pilgrim", "poem"),
+    ("PERICLES PRINCE OF TYRE", "pericles", "not in the Folio"),
+    ("THE PHOENIX AND THE TURTLE", "phoenix_and_turtle", "poem"),
+    ("THE RAPE OF LUCRECE", "rape_of_lucrece", "poem"),
+    ("THE TRAGEDY OF KING RICHARD THE SECOND", "richard_ii", "history"),
+    ("THE LIFE AND DEATH OF KING RICHARD III", "richard_iii", "history"),
+    ("ROMEO AND JULIET", "romeo_and_juliet", "tragedy"),
+    ("THE SONNETS", "sonnets", "poem"),
+    ("THE TAMING OF THE SHREW", "taming_of_the_shrew", "comedy"),
+    ("THE TEMPEST", "tempest", "comedy"),
+    ("THE LIFE OF TIMON OF ATHENS", "timon_of_athens", "tragedy"),
+    ("THE TRAGEDY OF TITUS ANDRONICUS", "titus_andronicus", "tragedy"),
+    ("THE HISTORY OF TROILUS AND CRESSIDA", "troilus_and_cressida", "tragedy"),
+    ("TWELFTH NIGHT; OR, WHAT YOU WILL", "twelfth_night", "comedy"),
+    ("THE TWO GENTLEMEN OF VERONA", "two_gentlemen", "comedy"),
+    ("THE WINTER'S TALE", "winters_tale", "comedy"),
+)
+
+_BYLINE = re.compile(r"^by William Shakespeare$", re.M)
+_FIRST_ACT = re.compile(r"^\s*(?:ACT|Act|SCENE I|Scene I)\b.*$", re.M)
+
+
+def shakespeare_works(text: str | None = None) -> list[dict]:
+    """The 42 works of ``shakespeare.txt``, in order, as dicts with ``title``, ``key`` (e.g.
+    ``"macbeth"``), ``genre`` (``"comedy"``, ``"tragedy"``, ``"history"``, ``"poem"`` or
+    ``"not in the Folio"``), ``start`` and ``end`` (character offsets in the corpus, so
+    ``corpus[start:end] == text``), ``text`` and ``body_start`` (offset in ``text`` where the play
+    itself begins, after the title and the list of persons; 0 is never used for plays).
+
+    Each work starts with its title line and a byline ``by William Shakespeare``; works are
+    separated by one blank line (see ``data/README.md``)."""
+    corpus = load_shakespeare(tiny=False) if text is None else text
+    bylines = [m.start() for m in _BYLINE.finditer(corpus)]
+    if len(bylines) != len(SHAKESPEARE_WORKS):
+        raise ValueError(
+            f"expected {len(SHAKESPEARE_WORKS)} works (one 'by William Shakespeare' line each) "
+            f"in the corpus, found {len(bylines)}: rebuild it with `{BUILD_SHAKESPEARE}`"
+        )
+    # a work starts at its title line: the last non-blank line before the byline
+    starts = []
+    for b in bylines:
+        head = corpus[:b].rstrip("\n")
+        starts.append(head.rfind("\n") + 1)
+    ends = [s - 1 for s in starts[1:]] + [len(corpus)]  # the newline before a title separates
+    works = []
+    for (title, key, genre), s, e, b in zip(SHAKESPEARE_WORKS, starts, ends, bylines, strict=True):
+        found = corpus[s:b].strip()
+        if found != title:
+            raise ValueError(
+                f"expected the work {title!r} at offset {s}, found {found!r}: rebuild the corpus "
+                f"with `{BUILD_SHAKESPEARE}`"
+            )
+        work = corpus[s:e]
+        body = b - s + len("by William Shakespeare\n")
+        if genre not in ("poem",):
+            m = _FIRST_ACT.search(work, body)
+            if m is None:
+                raise ValueError(f"no first act or scene found in {title!r}")
+            body = m.start() + 1
+        works.append(
+            {
+                "title": title,
+                "key": key,
+                "genre": genre,
+                "start": s,
+                "end": e,
+                "text": work,
+                "body_start": body,
+            }
+        )
+    return works
