@@ -268,11 +268,14 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
     return fig
 
 
-def plot_scaling(runs: dict, ax=None):
+def plot_scaling(
+    runs: dict, ax=None, title: str = "Validation loss against training compute, by model size"
+):
     """Validation loss against training compute (FLOPs) for several model sizes.
 
     Args:
         runs: ``{name: {"flops": [...], "val_loss": [...]}}``, one curve per model size.
+        title: the axes title (say what the runs show; a short budget may not show a crossover).
     Returns the figure; the lower envelope is the compute-efficient frontier."""
     import matplotlib.pyplot as plt
 
@@ -287,6 +290,6 @@ def plot_scaling(runs: dict, ax=None):
     ax.set_ylabel("validation loss (nats per char)")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    ax.set_title("Bigger models need more compute to pay off, then win")
+    ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
