@@ -85,9 +85,25 @@ def test_committed_lessons_pass_all_their_checks():
         assert not failing, f"{path.name}: checks not passing: {failing}"
 
 
-def test_student_lesson_00_stops_at_first_exercise_with_not_implemented(tmp_path):
-    nb = cli.make_student_notebook(nbformat.read(LESSONS[0], as_version=4))
-    path = tmp_path / "00.ipynb"
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_student_version_stops_at_first_exercise_with_not_implemented_only(lesson, tmp_path):
+    """Every lesson's student version runs up to its first exercise and fails there, with
+    NotImplementedError and nothing else. Executed (fast mode) up to the first code cell after
+    the first stub, as "Run All" in Jupyter stops at the first error."""
+    source = nbformat.read(lesson, as_version=4)
+    has_exercise = any("### BEGIN SOLUTION" in c.source for c in source.cells)
+    assert has_exercise, f"{lesson.name}: no exercise"
+    nb = cli.make_student_notebook(source)
+    stub = next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "raise NotImplementedError" in c.source
+    )
+    after = next(
+        (i for i in range(stub + 1, len(nb.cells)) if nb.cells[i].cell_type == "code"), stub
+    )
+    nb.cells = nb.cells[: after + 1]
+    path = tmp_path / lesson.name
     nbformat.write(nb, path)
     executed = cli.execute_notebook(path, timeout=300, fast=True, workdir=tmp_path)
     errors = [
@@ -96,11 +112,12 @@ def test_student_lesson_00_stops_at_first_exercise_with_not_implemented(tmp_path
         for o in c.get("outputs", [])
         if o.output_type == "error"
     ]
-    assert errors, "the student version should fail at its first exercise"
-    first_cell, first = errors[0]
-    assert first.ename == "NotImplementedError"
-    assert "check_" in executed.cells[first_cell].source
-    assert {o.ename for _, o in errors} == {"NotImplementedError"}
+    assert errors, f"{lesson.name}: the student version should fail at its first exercise"
+    assert [(o.ename, i in (stub, after)) for i, o in errors] == [("NotImplementedError", True)], [
+        (i, o.ename, o.evalue) for i, o in errors
+    ]
+    ran = [c.execution_count for c in executed.cells if c.cell_type == "code"]
+    assert all(n is not None for n in ran), f"{lesson.name}: some cells did not run"
 
 
 def test_check_reports_each_exercise(tmp_path, capsys):
