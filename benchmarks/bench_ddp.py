@@ -68,11 +68,14 @@ def main(argv=None) -> int:
         global_batch_size=args.global_batch_size,
         eval_every=args.eval_every,
     )
-    if args.single_threads:
-        torch.set_num_threads(args.single_threads)
     with tempfile.TemporaryDirectory(prefix="bench_ddp_") as tmp:
         single = train_ddp.train_single(
-            out_dir=Path(tmp, "single"), progress=False, checkpoint=False, verbose=False, **kw
+            out_dir=Path(tmp, "single"),
+            threads=args.single_threads,
+            progress=False,
+            checkpoint=False,
+            verbose=False,
+            **kw,
         )
         ddp = train_ddp.launch(
             nproc=args.nproc, out_dir=Path(tmp, "ddp"), checkpoint=False, log_every=0, **kw

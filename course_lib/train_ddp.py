@@ -418,6 +418,7 @@ def train_single(
     eval_every: int | None = None,
     log_every: int | None = 0,
     device: str = "cpu",
+    threads: int | None = None,
     progress: bool = True,
     checkpoint: bool = True,
     verbose: bool = True,
@@ -428,28 +429,34 @@ def train_single(
     "seconds", "world_size", "log", "checkpoint", ...}``: ``seconds`` is the wall time of the
     training loop (evaluations included, start-up and data loading left out), ``checkpoint``
     the checkpoint's path (relative to the repository when inside it) or None without
-    ``out_dir``, and ``model_object`` the trained model. Uses this process's torch threads."""
+    ``out_dir``, and ``model_object`` the trained model. Uses this process's torch threads, or
+    ``threads`` for this run only (one thread is the steadier choice on a busy machine)."""
     if _dist_env() is not None:
         raise RuntimeError(
             "train_single() runs one process, but this one was started by torchrun "
             "(RANK/WORLD_SIZE are set): call run() instead"
         )
+    before = torch.get_num_threads()
     start = time.perf_counter()
-    result = run(
-        steps=steps,
-        out_dir=out_dir,
-        model=model,
-        global_batch_size=global_batch_size,
-        lr=lr,
-        block_size=block_size,
-        seed=seed,
-        eval_every=eval_every,
-        log_every=log_every,
-        device=device,
-        progress=progress,
-        checkpoint=checkpoint,
-        verbose=verbose,
-    )
+    try:
+        result = run(
+            steps=steps,
+            out_dir=out_dir,
+            model=model,
+            global_batch_size=global_batch_size,
+            lr=lr,
+            block_size=block_size,
+            seed=seed,
+            eval_every=eval_every,
+            log_every=log_every,
+            device=device,
+            threads=threads,
+            progress=progress,
+            checkpoint=checkpoint,
+            verbose=verbose,
+        )
+    finally:
+        torch.set_num_threads(before)
     result["model_object"] = result.pop("trained_model")
     result["wall_seconds"] = time.perf_counter() - start
     result["log"] = ""

@@ -153,9 +153,10 @@ def test_command_line_single_process_writes_history_and_checkpoint(tmp_path, cap
 
 
 def test_quiet_single_run_prints_nothing(capsys):
-    torch.set_num_threads(1)
-    r = train_ddp.train_single(steps=2, model="tiny", progress=False, verbose=False)
+    torch.set_num_threads(2)
+    r = train_ddp.train_single(steps=2, model="tiny", threads=1, progress=False, verbose=False)
     assert capsys.readouterr().out == ""
+    assert r["threads"] == 1 and torch.get_num_threads() == 2  # for the run only
     assert r["checkpoint"] is None and r["log"] == "" and len(r["history"]["loss"]) == 2
 
 
