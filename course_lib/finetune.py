@@ -50,6 +50,7 @@ __all__ = [
     "TextTask",
     "play_passages",
     "genre_task",
+    "play_task",
     "sentiment_task",
     "pretraining_text",
     "shakespeare_tokenizer",
@@ -203,6 +204,39 @@ def genre_task(
         texts.extend(passages)
         labels.extend([label] * len(passages))
         groups.extend([w["key"]] * len(passages))
+    return task
+
+
+def play_task(
+    plays: Sequence[str] = GENRE_TEST_PLAYS,
+    per_play_train: int = 60,
+    per_play_test: int = 40,
+    train_fraction: float = 0.6,
+    length: int = PASSAGE_CHARS,
+) -> TextTask:
+    """Which play is a passage from? Passages of each play's first ``train_fraction`` (of its
+    passages, in order) form the train pool, the rest the test set, so train and test never
+    share a scene's neighbourhood. By default the plays are the genre task's test plays, which the
+    pre-trained GPT has never read (so neither part was seen in pre-training)."""
+    by_key = {w["key"]: w for w in shakespeare_works()}
+    unknown = [k for k in plays if k not in by_key]
+    if unknown:
+        raise ValueError(f"unknown plays {unknown}: use keys of shakespeare_works()")
+    task = TextTask("play", tuple(plays), [], [], [], [])
+    for label, key in enumerate(plays):
+        passages = play_passages(by_key[key], length)
+        cut = int(train_fraction * len(passages))
+        train_part, test_part = passages[:cut], passages[cut + 1 :]  # one passage left as a gap
+        for part, n, texts, labels, groups in (
+            (train_part, per_play_train, task.train_texts, task.train_labels, task.train_groups),
+            (test_part, per_play_test, task.test_texts, task.test_labels, task.test_groups),
+        ):
+            if len(part) > n:
+                step = len(part) / n
+                part = [part[int(i * step)] for i in range(n)]
+            texts.extend(part)
+            labels.extend([label] * len(part))
+            groups.extend([key] * len(part))
     return task
 
 
@@ -467,7 +501,13 @@ class ClassificationBatches:
     def __call__(self, split: str, step: int):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         idx = torch.randperm(len(self.labels), generator=g)[: self.batch_size]
-        return self.ids[idx], self.lengths[idx], self.labels[idx]
+        ids, lengths = _crop(self.ids[idx], self.lengths[idx])
+        return ids, lengths, self.labels[idx]
+
+
+def _crop(ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the padding columns that no text in this batch reaches (it is never read anyway)."""
+    return ids[:, : int(lengths.max())], lengths
 
 
 def classification_loss(model: nn.Module, batch) -> torch.Tensor:
@@ -544,7 +584,7 @@ def extract_features(
     model.eval()
     try:
         out = [
-            model.features(ids[i : i + batch_size], lengths[i : i + batch_size])
+            model.features(*_crop(ids[i : i + batch_size], lengths[i : i + batch_size]))
             for i in range(0, len(ids), batch_size)
         ]
     finally:
@@ -633,7 +673,7 @@ def evaluate_classifier(model: GPTClassifier, ids, lengths, labels, batch_size: 
     try:
         logits = torch.cat(
             [
-                model(ids[i : i + batch_size], lengths[i : i + batch_size])
+                model(*_crop(ids[i : i + batch_size], lengths[i : i + batch_size]))
                 for i in range(0, len(ids), batch_size)
             ]
         )

@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ft.PRETRAINED_PATH, help="checkpoint path")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--val-chars",
+        type=int,
+        default=None,
+        help="score only the first N validation characters at the end (default: all)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -73,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         model_config=model.config,
     )
     seconds = time.perf_counter() - start
-    val = evaluate_gpt(model, val_ids)
+    val = evaluate_gpt(model, val_ids[: args.val_chars] if args.val_chars else val_ids)
     print(
         f"{result.step} steps in {seconds:.0f} s; validation loss {val:.3f} nats per character "
         f"({val / math.log(2):.3f} bits), {model.num_parameters():,} parameters"
