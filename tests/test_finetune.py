@@ -259,6 +259,15 @@ def test_linear_probe_fits_separable_features():
     assert ft.accuracy(probe.predict(feats), labels) > 0.9
 
 
+def test_probe_copied_into_a_head_gives_the_same_logits():
+    g = torch.Generator().manual_seed(1)
+    feats = 3 * torch.randn(40, 16, generator=g) + 2
+    labels = torch.arange(40) % 3
+    probe = ft.linear_probe(feats, labels, 3)
+    head = probe.copy_into(torch.nn.Linear(16, 3))
+    assert torch.allclose(head(feats), probe(feats), atol=1e-4)
+
+
 def test_balanced_subset_is_balanced_and_seeded():
     labels = [0] * 50 + [1] * 30 + [2] * 20
     a = ft.balanced_subset(labels, 10, seed=3)
