@@ -38,8 +38,8 @@ def plot_learning_curve(
     if chance is not None:
         ax.axhline(100 * chance, color="0.7", lw=1, ls=":", label="chance")
     ax.set_xscale("log")
-    ax.set_xticks(ns_all)
-    ax.set_xticklabels([str(n) for n in ns_all])
+    ax.minorticks_off()  # plain labels at the sizes measured, no 10^k ticks
+    ax.set_xticks(ns_all, [str(n) for n in ns_all])
     ax.set_xlabel("labelled training examples")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
