@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"optimisation steps (default {recipe.steps}; {recipe.fast_steps} with COURSE_FAST=1)",
     )
     parser.add_argument("--out", type=Path, default=ft.PRETRAINED_PATH, help="checkpoint path")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1, as the committed run)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--val-chars",
