@@ -436,3 +436,16 @@ def test_confusion_check(capsys):
         lambda y, p, k: _confusion(y, p, k) / len(y),
     )
     assert not ok and "return counts" in out
+
+
+def test_lora_check_inputs_keep_the_usual_mistakes_apart():
+    # each wrong scale (none, alpha, r / alpha) must give a different number from the right one
+    # and from each other, on every draw, or a wrong answer gets another mistake's hint
+    import random
+
+    from course_lib.checks.finetune import _lora_inputs
+
+    for seed in range(3000):
+        *_, alpha, r = _lora_inputs(random.Random(seed))
+        scales = {1.0, alpha, alpha / r, r / alpha}
+        assert len(scales) == 4, (seed, alpha, r)

@@ -139,16 +139,17 @@ LORA_HINTS = [
 
 
 def _lora_inputs(rng: random.Random):
-    n_in, n_out, r = rng.randint(3, 12), rng.randint(3, 12), rng.choice([1, 2, 4])
+    n_in, n_out, r = rng.randint(3, 12), rng.randint(3, 12), rng.choice([2, 4])
     g = torch.Generator().manual_seed(rng.randrange(2**31))
 
     def randn(*shape):
         return torch.randn(*shape, generator=g, dtype=torch.float64)
 
     lead = (rng.randint(1, 3), rng.randint(1, 4))  # (B, T)
-    alpha = float(rng.choice([1, 2, 8, 16, 32]))
-    if alpha == r:  # keep alpha / r away from 1 so a missing scale shows
-        alpha *= 4
+    # scales 1, alpha, alpha / r and r / alpha all differ, so each usual mistake shows and gets
+    # its own hint (alpha = 2, r = 4 made "scaled by alpha" and "upside down" the same number;
+    # r = 1 or alpha = 1 make two of them equal too)
+    alpha = float(rng.choice([a for a in (2, 8, 16, 32) if a != r and a * a != r]))
     x, W, b = randn(*lead, n_in), randn(n_out, n_in), randn(n_out)
     A, B = randn(r, n_in), randn(n_out, r)
     return x, W, b, A, B, alpha, r
