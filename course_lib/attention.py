@@ -35,6 +35,7 @@ __all__ = [
     "split_heads",
     "merge_heads",
     "KVCache",
+    "RotaryEmbedding",
     "MultiHeadAttention",
     "record_attention",
     "AdditiveAttention",
@@ -184,6 +185,44 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)
 
 
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding (RoPE; Su et al. 2021), as in GPT-NeoX and Llama.
+
+    Instead of adding a position vector to the input, each head's query and key at position
+    ``p`` are rotated: channel pair ``(i, i + D/2)`` turns by the angle ``p * theta^(-2i/D)``.
+    A query at ``p`` and a key at ``s`` then meet in the dot product with a rotation by
+    ``(p - s)`` between them: attention sees *relative* positions, with no parameters.
+    ``rope(x, start)`` rotates ``x`` ``(B, H, T, D)`` holding positions ``start .. start+T-1``.
+    """
+
+    def __init__(self, head_dim: int, theta: float = 10000.0):
+        super().__init__()
+        if head_dim % 2:
+            raise ValueError(f"rotary embeddings need an even head size, got {head_dim}")
+        self.head_dim, self.theta = head_dim, theta
+        inv_freq = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self._cache: tuple[int, torch.Tensor, torch.Tensor] | None = None
+
+    def _cos_sin(self, n: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._cache is None or self._cache[0] < n or self._cache[1].device != like.device:
+            # angles in float64: a float32 angle near 60 rad is off by ~4e-6
+            angles = torch.outer(torch.arange(n, dtype=torch.float64), self.inv_freq.double().cpu())
+            angles = torch.cat([angles, angles], dim=-1).to(like.device)  # (n, D)
+            self._cache = (n, angles.cos(), angles.sin())
+        _, cos, sin = self._cache
+        return cos.to(like.dtype), sin.to(like.dtype)
+
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        T, D = x.size(-2), x.size(-1)
+        if D != self.head_dim:
+            raise ValueError(f"expected a head size of {self.head_dim}, got {D}")
+        cos, sin = self._cos_sin(start + T, x)
+        cos, sin = cos[start : start + T], sin[start : start + T]  # (T, D)
+        x1, x2 = x[..., : D // 2], x[..., D // 2 :]
+        return x * cos + torch.cat([-x2, x1], dim=-1) * sin
+
+
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """``(B, H, T, D)`` -> ``(B, T, H * D)``: the inverse of :func:`split_heads`."""
     B, H, T, D = x.shape
@@ -247,6 +286,9 @@ class MultiHeadAttention(nn.Module):
         bias: whether the four projections have biases.
         fused: when True and no weights are asked for, use PyTorch's fused
             ``F.scaled_dot_product_attention`` (faster, less memory); the result is the same.
+        rotary: rotate queries and keys by their positions (:class:`RotaryEmbedding`) before
+            attending; self-attention only (with a KV cache, new positions continue from the
+            cache's length).
     """
 
     def __init__(
@@ -257,11 +299,13 @@ class MultiHeadAttention(nn.Module):
         dropout: float = 0.0,
         bias: bool = True,
         fused: bool = False,
+        rotary: bool = False,
     ):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
         self.d_model, self.n_heads, self.dropout, self.fused = d_model, n_heads, dropout, fused
+        self.rotary = RotaryEmbedding(d_model // n_heads) if rotary else None
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -315,6 +359,11 @@ class MultiHeadAttention(nn.Module):
         q = split_heads(self.q_proj(query), H)  # (B, H, T_q, D)
         k = split_heads(self.k_proj(key), H)  # (B, H, T_k, D)
         v = split_heads(self.v_proj(value), H)  # (B, H, T_k, D)
+        if self.rotary is not None:
+            if key is not query:
+                raise ValueError("rotary positions are for self-attention: pass no key/value")
+            start = len(kv_cache) if kv_cache is not None else 0
+            q, k = self.rotary(q, start), self.rotary(k, start)
         if kv_cache is not None:
             k, v = kv_cache.update(k, v)
         T_q, T_k = q.size(2), k.size(2)
