@@ -120,6 +120,7 @@ PRETRAIN_RECIPE = GPTRecipe(
     eval_batches=4,
     eval_batch_size=64,
     seed=1337,
+    optim="adamw",
 )
 """The pre-training run of ``data/pretrain_gpt.py``: lesson 05's GPT (2 layers of width 128,
 windows of 64 characters) trained longer, with batches twice as large, on

@@ -36,7 +36,24 @@ configs = st.builds(
     norm=st.sampled_from(["pre", "post"]),
     tie_weights=st.booleans(),
     fused=st.booleans(),
+    activation=st.sampled_from(["gelu", "relu2"]),
 )
+# rotary positions need an even head size: C / H in {2, 4, 6, 8, 12}
+rope_configs = st.builds(
+    tiny,
+    vocab_size=st.integers(2, 20),
+    block_size=st.integers(2, 12),
+    n_layer=st.integers(1, 3),
+    n_head=st.sampled_from([1, 2]),
+    n_embd=st.sampled_from([4, 8, 12]),
+    bias=st.booleans(),
+    pos_emb=st.just("rope"),
+    norm=st.sampled_from(["pre", "post"]),
+    tie_weights=st.booleans(),
+    fused=st.booleans(),
+    activation=st.sampled_from(["gelu", "relu2"]),
+)
+all_configs = st.one_of(configs, rope_configs)
 
 
 def _reference_layer(block: tfm.Block, norm_first: bool) -> nn.TransformerEncoderLayer:
@@ -141,7 +158,7 @@ def test_weight_tying_shares_one_matrix():
 
 
 @settings(max_examples=30, deadline=None)
-@given(config=configs, data=st.data())
+@given(config=all_configs, data=st.data())
 def test_changing_future_tokens_never_changes_earlier_logits(config, data):
     torch.manual_seed(data.draw(st.integers(0, 2**16)))
     model = GPT(config).double().eval()
@@ -156,7 +173,7 @@ def test_changing_future_tokens_never_changes_earlier_logits(config, data):
 
 
 @settings(max_examples=30, deadline=None)
-@given(config=configs)
+@given(config=all_configs)
 def test_parameter_count_matches_the_formula(config):
     assert GPT(config).num_parameters() == tfm.num_parameters_formula(config)
 
@@ -172,7 +189,7 @@ def test_parameter_count_of_the_lesson_model():
 
 
 @settings(max_examples=15, deadline=None)
-@given(config=configs, seed=st.integers(0, 2**16), prompt_len=st.integers(1, 6))
+@given(config=all_configs, seed=st.integers(0, 2**16), prompt_len=st.integers(1, 6))
 def test_greedy_generation_with_cache_equals_without(config, seed, prompt_len):
     torch.manual_seed(seed)
     model = GPT(config).double()
@@ -297,7 +314,7 @@ def test_generate_rejects_bad_prompts():
     "kwargs, message",
     [
         (dict(n_embd=10, n_head=4), "divisible"),
-        (dict(pos_emb="rope"), "pos_emb"),
+        (dict(pos_emb="alibi"), "pos_emb"),
         (dict(norm="sandwich"), "norm"),
         (dict(n_layer=0), "n_layer"),
         (dict(dropout=1.0), "dropout"),
@@ -458,3 +475,142 @@ def test_sliding_window_evaluation_scores_every_token_once_with_its_context(N):
         assert tfm.evaluate_gpt(model, ids, stride=6) == pytest.approx(tfm.evaluate_gpt(model, ids))
     with pytest.raises(ValueError, match="stride"):
         tfm.evaluate_gpt(model, ids, stride=7)
+
+
+# --- rotary positions, ReLU squared, Muon -------------------------------------------------------
+
+
+def _rope_by_complex_numbers(x: torch.Tensor, start: int, theta: float = 10000.0) -> torch.Tensor:
+    """RoPE written as Su et al. do: channel pair (i, i + D/2) is the complex number
+    x_i + j x_{i+D/2}, multiplied by e^{j p theta^(-2i/D)} at position p."""
+    D = x.size(-1)
+    pos = torch.arange(start, start + x.size(-2), dtype=torch.float64)
+    freq = theta ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
+    rot = torch.polar(torch.ones(len(pos), D // 2, dtype=torch.float64), torch.outer(pos, freq))
+    z = torch.complex(x[..., : D // 2], x[..., D // 2 :]) * rot
+    return torch.cat([z.real, z.imag], dim=-1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(D=st.sampled_from([2, 4, 8, 32]), T=st.integers(1, 9), start=st.integers(0, 50))
+def test_rotary_embedding_equals_the_complex_rotation(D, T, start):
+    from course_lib.attention import RotaryEmbedding
+
+    x = torch.randn(2, 3, T, D, dtype=torch.float64)
+    got = RotaryEmbedding(D)(x, start)
+    torch.testing.assert_close(got, _rope_by_complex_numbers(x, start), atol=1e-6, rtol=1e-6)
+
+
+def test_rotary_scores_depend_on_relative_position_only():
+    from course_lib.attention import RotaryEmbedding
+
+    rope = RotaryEmbedding(16)
+    q, k = (
+        torch.randn(1, 1, 1, 16, dtype=torch.float64),
+        torch.randn(1, 1, 1, 16, dtype=torch.float64),
+    )
+    scores = [(rope(q, p) * rope(k, p - 3)).sum().item() for p in (3, 10, 40)]
+    assert scores == pytest.approx([scores[0]] * 3, abs=1e-9)
+    assert (rope(q, 5) * rope(k, 5)).sum().item() == pytest.approx((q * k).sum().item(), abs=1e-9)
+
+
+def test_rotary_needs_an_even_head_size():
+    with pytest.raises(ValueError, match="even head size"):
+        tiny(n_embd=6, n_head=2, pos_emb="rope")  # head size 3
+
+
+def test_relu_squared_mlp():
+    torch.manual_seed(0)
+    mlp = tfm.MLP(tiny(activation="relu2"))
+    x = torch.randn(2, 3, 8)
+    torch.testing.assert_close(mlp(x), mlp.proj(F.relu(mlp.fc(x)) ** 2))
+    with pytest.raises(ValueError, match="activation"):
+        tiny(activation="swish")
+
+
+def test_orthogonalize_gives_the_polar_factor_roughly():
+    from course_lib.train import orthogonalize
+
+    torch.manual_seed(0)
+    for shape in ((16, 64), (64, 16), (32, 32)):
+        G = torch.randn(*shape)
+        U, _, Vh = torch.linalg.svd(G, full_matrices=False)
+        X = orthogonalize(G)
+        s = torch.linalg.svdvals(X)
+        assert X.shape == G.shape and s.min() > 0.6 and s.max() < 1.25
+        cos = (X * (U @ Vh)).sum() / (X.norm() * (U @ Vh).norm())
+        assert cos > 0.97
+    with pytest.raises(ValueError, match="matrix"):
+        orthogonalize(torch.randn(3))
+
+
+def test_muon_adamw_groups_equal_torch_adamw():
+    from course_lib.train import Muon
+
+    torch.manual_seed(0)
+    a = nn.Linear(5, 3).double()
+    b = nn.Linear(5, 3).double()
+    b.load_state_dict(a.state_dict())
+    ours = Muon([{"params": [a.weight], "weight_decay": 0.1}, {"params": [a.bias]}], lr=1e-2)
+    ref = torch.optim.AdamW(
+        [{"params": [b.weight], "weight_decay": 0.1}, {"params": [b.bias], "weight_decay": 0.0}],
+        lr=1e-2,
+        betas=(0.9, 0.99),
+    )
+    for _ in range(20):
+        x = torch.randn(7, 5, dtype=torch.float64)
+        for model, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            model(x).pow(2).sum().backward()
+            opt.step()
+    torch.testing.assert_close(a.weight, b.weight, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(a.bias, b.bias, atol=1e-12, rtol=1e-12)
+
+
+def test_muon_step_is_the_orthogonalised_momentum():
+    from course_lib.train import Muon, orthogonalize
+
+    torch.manual_seed(0)
+    w = nn.Parameter(torch.randn(4, 8))
+    w0 = w.detach().clone()
+    opt = Muon([{"params": [w], "muon": True, "lr_mult": 10.0}], lr=1e-3, momentum=0.9)
+    w.grad = torch.randn(4, 8)
+    opt.step()
+    # first step: buffer = 0.1 g, Nesterov update = g lerp buffer = 0.19 g; scale-free after
+    # orthogonalisation; step size lr * lr_mult (rows <= cols)
+    torch.testing.assert_close(w.detach(), w0 - 1e-2 * orthogonalize(0.19 * w.grad))
+    with pytest.raises(ValueError, match="2-D"):
+        Muon([{"params": [nn.Parameter(torch.randn(3))], "muon": True}])
+
+
+def test_recipe_muon_optimizer_groups_and_checkpoint(tmp_path):
+    recipe = tfm.GPTRecipe(n_layer=1, n_embd=16, n_head=2, block_size=8, optim="muon")
+    model = recipe.build_model(11)
+    opt = recipe.optimizer(model)
+    muon_group = next(g for g in opt.param_groups if g["muon"])
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert sorted(names[id(p)] for p in muon_group["params"]) == sorted(
+        n for n, p in model.named_parameters() if n.startswith("blocks.") and p.dim() == 2
+    )
+    assert muon_group["lr"] * muon_group["lr_mult"] == pytest.approx(recipe.muon_lr)
+    x = torch.randint(0, 11, (2, 8))
+    model(x, x)[1].backward()
+    opt.step()
+    save_checkpoint(tmp_path / "m.pt", model, opt, step=1, config=model.config)
+    load_checkpoint(tmp_path / "m.pt", recipe.build_model(11), recipe.optimizer(model))
+    with pytest.raises(ValueError, match="optim"):
+        tfm.GPTRecipe(optim="sgd").optimizer(model)
+
+
+def test_checkpoint_from_before_a_new_config_field_still_loads(tmp_path):
+    # data/pretrained/gpt_shakespeare.pt was written before GPTConfig had "activation"
+    config = tiny()
+    model = GPT(config)
+    path = tmp_path / "old.pt"
+    save_checkpoint(path, model, step=0, config=config)
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["config"]["activation"]
+    torch.save(ckpt, path)
+    load_checkpoint(path, GPT(config), config=config)  # absent reads as the default, "gelu"
+    with pytest.raises(CheckpointError, match="activation: checkpoint 'gelu', model 'relu2'"):
+        load_checkpoint(path, GPT(tiny(activation="relu2")), config=tiny(activation="relu2"))
