@@ -63,6 +63,7 @@ NANOGPT_CPU = tfm.GPTRecipe(
     steps=2000,
     fast_steps=40,
     eval_every=100,
+    optim="adamw",
 )
 
 
@@ -94,12 +95,28 @@ def run(recipe: tfm.GPTRecipe, data, steps: int | None) -> dict:
     }
 
 
+ADAMW_RECIPE = tfm.GPTRecipe(optim="adamw", batch_size=16)
+"""The same GPT trained with AdamW alone, as the lesson did before Muon (batches of 16 x 64
+characters, the best AdamW setting found): how much of the result is the optimizer's."""
+
+
 def baselines(data, budget: float) -> dict:
-    """Lesson 03's RNN and LSTM trained for ``budget`` seconds of training each."""
+    """Lesson 03's RNN and LSTM, and the GPT trained with AdamW alone, each trained for
+    ``budget`` seconds of training."""
     from course_lib import rnn
 
     tok, train_ids, val_ids = data
     out = {}
+    r = ADAMW_RECIPE
+    per_step = tfm.seconds_per_step(r.build_model(len(tok)), r.batcher(train_ids, val_ids))
+    g = tfm.train_gpt(r, data=data, steps=max(5, int(budget / per_step)), progress=False)
+    out["gpt_adamw"] = {
+        "steps": g["steps"],
+        "seconds": g["train_seconds"],
+        "val_loss": g["val_loss"],
+        "val_loss_windows": g["val_loss_windows"],
+        "params": g["params"],
+    }
     for name, recipe in rnn.RECIPES.items():
         per_step = tfm.seconds_per_step(recipe.build_model(tok), recipe.batcher(train_ids, val_ids))
         steps = max(5, int(budget / per_step))
@@ -124,7 +141,9 @@ def main(argv=None) -> dict:
     )
     p.add_argument("--reference", action="store_true", help="also run nanoGPT's CPU recipe")
     p.add_argument(
-        "--baselines", action="store_true", help="also lesson 03's RNN and LSTM, same budget"
+        "--baselines",
+        action="store_true",
+        help="also the RNN, LSTM and AdamW-only GPT, same budget",
     )
     args = p.parse_args(argv)
     if args.threads:
@@ -154,7 +173,7 @@ def main(argv=None) -> dict:
         result["reference"] = run(NANOGPT_CPU, data, args.steps or ref_steps)
 
     if args.baselines:
-        log(f"baselines: lesson 03's RNN and LSTM, {result['seconds']:.0f} s each")
+        log(f"baselines: GPT with AdamW, lesson 03's RNN and LSTM, {result['seconds']:.0f} s each")
         result["baselines"] = baselines(data, result["seconds"])
         result["beats_lstm"] = result["val_loss"] < result["baselines"]["lstm"]["val_loss"]
         result["beats_rnn"] = result["val_loss"] < result["baselines"]["rnn"]["val_loss"]
@@ -192,10 +211,10 @@ def main(argv=None) -> dict:
         f"{result['val_loss_windows']:.4f}"
     )
     if args.baselines:
-        print("\nSame training time, lesson 03's recipes (validation split read as one stream):")
+        print("\nSame training time: the GPT with AdamW alone, lesson 03's RNN and LSTM:")
         for name, b in result["baselines"].items():
             print(
-                f"  {name.upper():<5} {b['params']:>8,} params {b['steps']:>6} steps "
+                f"  {name:<9} {b['params']:>8,} params {b['steps']:>6} steps "
                 f"{b['seconds']:>7.1f} s  val loss {b['val_loss']:.4f}"
             )
         print(f"  the GPT beats the LSTM: {result['beats_lstm']}; the RNN: {result['beats_rnn']}")
