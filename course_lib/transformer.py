@@ -647,8 +647,9 @@ class GPTRecipe:
     * no dropout: a few minutes are too short to overfit a million characters;
     * Muon (:class:`~course_lib.train.Muon`, lr 0.02) for the weight matrices inside the blocks
       and AdamW (lr 3e-3) for the embeddings, gains and biases, after a short warmup, cosine
-      decay to a tenth. At the same two minutes of training, AdamW alone (``optim="adamw"``,
-      its best batch of 16 x 64, 4000 steps) ended about 0.06 nats higher.
+      decay to a tenth. With the same training time (about 106 s), AdamW alone
+      (``optim="adamw"``, its best batch of 16 x 64) ended 0.09 nats higher, 1.660 against
+      1.572 (one run of ``benchmarks/bench_transformer.py --baselines``).
     """
 
     n_layer: int = 2
@@ -802,7 +803,8 @@ def first_time_below(curve: list[list[float]], threshold: float) -> float | None
 
 
 def seconds_per_step(model: nn.Module, batches, *, steps: int = 20, warmup: int = 3) -> float:
-    """Median wall time of one training step (forward, backward, clipping, AdamW) of ``model`` on
+    """Median wall time of one training step (forward, backward, clipping, AdamW: for models
+    trained with AdamW; a Muon step costs more) of ``model`` on
     ``batches("train", i)``, measured on a copy, so ``model`` itself is left untouched. Use it to
     give models the same wall-clock budget: ``steps = int(budget / seconds_per_step(...))``."""
     import copy
