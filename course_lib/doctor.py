@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from . import data
-from .runtime import FAST, get_device, num_threads, relpath
+from .runtime import FAST, SUPPORTED_PYTHON, get_device, num_threads, python_supported, relpath
 
 FIX_INSTALL = "run `make venv` in the repository root (or `pip install -e '.[dev]'` in your venv)"
 
@@ -62,15 +62,18 @@ def check_environment() -> list[Check]:
     """Python, pinned packages, device and threads, data files, widgets."""
     checks = []
     v = sys.version_info
+    supported = ", ".join(f"{a}.{b}" for a, b in SUPPORTED_PYTHON)
+    ok = python_supported(v)
     checks.append(
         Check(
             "python",
-            v[:2] == (3, 11),
-            f"{v.major}.{v.minor}.{v.micro}",
+            ok,
+            f"{v.major}.{v.minor}.{v.micro} ({'supported' if ok else 'not supported'}; "
+            f"the course supports {supported})",
             ""
-            if v[:2] == (3, 11)
-            else "the course is tested on Python 3.11: "
-            "make a 3.11 venv (make PYTHON=python3.11 venv)",
+            if ok
+            else f"install Python {supported} and rebuild the venv "
+            "(make venv PYTHON=python3.12, say)",
         )
     )
     try:

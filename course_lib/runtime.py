@@ -22,6 +22,16 @@ CACHE_DIR: Path = DATA_DIR / "cache"
 
 _DEVICES = ("cuda", "mps", "cpu")
 
+SUPPORTED_PYTHON: tuple[tuple[int, int], ...] = ((3, 11), (3, 12), (3, 13))
+"""The Python versions the course is tested on (pyproject.toml's requires-python says the same)."""
+
+
+def python_supported(version: tuple[int, ...] | None = None) -> bool:
+    """Whether ``version`` (default: the running Python) is one the course supports."""
+    import sys
+
+    return tuple((version or sys.version_info)[:2]) in SUPPORTED_PYTHON
+
 
 def by_mode(full, fast):
     """The full-mode or fast-mode value of a setting: ``steps = by_mode(full=3000, fast=60)``."""
@@ -74,6 +84,54 @@ def get_device(prefer: str | None = None) -> torch.device:
             )
         return torch.device(name)
     return torch.device(next(d for d in _DEVICES if _available(d)))
+
+
+def progress_bar(iterable=None, **kwargs):
+    """A tqdm progress bar: ``tqdm.auto``'s widget in a notebook, text in a terminal.
+
+    Takes tqdm's arguments (``total``, ``desc``, ``disable``, ``initial``, ...; ``leave`` defaults
+    to True). In a notebook the bar's output also carries the finished bar as text once it closes,
+    so a saved notebook (GitHub, HTML, PDF, a reader who has not run it) shows the finished run,
+    ``100%|██████████| 800/800 [...]``, not the ``0%`` the widget started at.
+    """
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("leave", True)
+    in_notebook = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
+    if not in_notebook or kwargs.get("disable"):
+        return tqdm(iterable, **kwargs)
+    return _notebook_bar()(iterable, **kwargs)
+
+
+def _notebook_bar():
+    from IPython.display import display
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    class NotebookBar(notebook_tqdm):
+        """tqdm's notebook bar, shown under a display id so that closing it can replace the
+        output's text (``text/plain``, what a saved notebook shows without the live widget) with
+        the finished bar; the widget itself stays in place."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, display=False, **kwargs)
+            self._handle = None if self.disable else display(self.container, display_id=True)
+
+        def close(self):
+            if self.disable:  # already closed, or never shown
+                return
+            text = _bar_text(self)
+            super().close()
+            if self._handle is not None:
+                bundle = self.container._repr_mimebundle_()
+                bundle["text/plain"] = text
+                self._handle.update(bundle, raw=True)
+
+    return NotebookBar
+
+
+def _bar_text(bar) -> str:
+    """The text a tqdm bar shows now: ``desc: 100%|██████████| 800/800 [00:12<00:00, ...]``."""
+    return bar.format_meter(**bar.format_dict)
 
 
 def num_threads() -> int:

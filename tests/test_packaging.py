@@ -23,7 +23,20 @@ def test_environment_yml_matches_pyproject():
         f"only in environment.yml: {sorted(listed - wanted)}; "
         f"only in pyproject.toml: {sorted(wanted - listed)}"
     )
-    assert "python=3.11" in env["dependencies"]
+    assert "python>=3.11,<3.14" in env["dependencies"], "environment.yml's Python range"
+
+
+def test_supported_python_versions_agree():
+    """pyproject's requires-python, the Makefile's check and the doctor's list say the same."""
+    from course_lib.runtime import SUPPORTED_PYTHON
+
+    assert _pyproject()["project"]["requires-python"] == ">=3.11,<3.14"
+    assert SUPPORTED_PYTHON == ((3, 11), (3, 12), (3, 13))
+    makefile = (ROOT / "Makefile").read_text()
+    assert "(3, 11) <= sys.version_info[:2] < (3, 14)" in makefile
+    assert "python3.13 python3.12 python3.11 python3" in makefile
+    readme = (ROOT / "README.md").read_text()
+    assert "Python 3.11, 3.12 or 3.13" in readme
 
 
 def test_every_dependency_is_pinned_and_torch_is_the_cpu_pin():
@@ -61,3 +74,55 @@ def test_importing_course_lib_stays_headless():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, f"importing course_lib pulled in {r.stdout.strip()}"
+
+
+def _make_python(tmp_path, *args, path=None):
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        import pytest
+
+        pytest.skip("make is not installed")
+    env = dict(os.environ, PATH=path or os.environ["PATH"])
+    return subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "python", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def test_make_tries_each_python_until_one_runs(tmp_path):
+    """A python3.13 on PATH that fails when run (an inactive pyenv shim) is skipped."""
+    import sys
+
+    shim = tmp_path / "python3.13"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    (tmp_path / "python3.12").symlink_to(sys.executable)
+    r = _make_python(tmp_path, path=f"{tmp_path}:/usr/bin:/bin")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Python: python3.12" in r.stdout
+
+
+def test_make_says_what_to_do_with_an_unusable_python(tmp_path):
+    r = _make_python(tmp_path, f"PYTHON={tmp_path / 'nowhere'}")
+    assert r.returncode != 0
+    assert "does not run, or is not Python 3.11, 3.12 or 3.13" in r.stdout
+    assert "make test PYTHON=" in r.stdout
+
+
+def test_doctor_reports_the_python_version():
+    import sys
+
+    from course_lib import doctor
+    from course_lib.runtime import python_supported
+
+    check = next(c for c in doctor.check_environment() if c.name == "python")
+    assert check.ok == python_supported()
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" in check.detail
+    assert "supports 3.11, 3.12, 3.13" in check.detail
+    assert python_supported((3, 12)) and python_supported((3, 13))
+    assert not python_supported((3, 10)) and not python_supported((3, 14))
