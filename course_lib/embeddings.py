@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .runtime import relpath
+from .runtime import progress_bar, relpath
 
 WORDVECTORS_FORMAT = "course_lib.wordvectors/1"
 RESTRICT_VOCAB = 300_000  # gensim's default for evaluate_word_analogies / evaluate_word_pairs
@@ -656,9 +656,7 @@ def train_word2vec(
     log = Word2VecLog(settings=settings)
     log_every = max(1, steps_per_epoch * epochs // 200)  # about 200 loss points
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=steps_per_epoch * epochs, desc=desc, disable=not progress, leave=True)
+    bar = progress_bar(total=steps_per_epoch * epochs, desc=desc, disable=not progress)
     done, step, start = 0, 0, time.perf_counter()
     try:
         with torch_threads(threads), torch.no_grad():

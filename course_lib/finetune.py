@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import load_polarity, load_shakespeare, shakespeare_works
-from .runtime import data_path, seed_everything
+from .runtime import data_path, progress_bar, seed_everything
 from .tokenize import CharTokenizer
 from .train import TrainConfig, load_checkpoint, train
 from .transformer import GPT, GPTConfig, GPTRecipe
@@ -862,10 +862,10 @@ def learning_curve(
         pool_feats = extract_features(clf, pool[0][used], pool[1][used])
         feats = {i: f for i, f in zip(used, pool_feats, strict=True)}
         test_feats = extract_features(clf, test[0], test[1])
-    from tqdm.auto import tqdm
-
     rows = []
-    for n, seed, method in tqdm(jobs, desc=f"{task.name}: learning curve", disable=not progress):
+    for n, seed, method in progress_bar(
+        jobs, desc=f"{task.name}: learning curve", disable=not progress
+    ):
         idx_list = subsets[(n, seed)]
         idx = torch.tensor(idx_list)
         train_data = (pool[0][idx], pool[1][idx], pool_labels[idx])

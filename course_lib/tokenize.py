@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .runtime import progress_bar
+
 CHAR_FORMAT = "course_lib.CharTokenizer/1"
 
 
@@ -363,9 +365,7 @@ def _train_naive(text, vocab_size, pattern, ties, progress):
 def _progress(it, show: bool, desc: str):
     if not show:
         return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=desc, unit="merge")
+    return progress_bar(it, desc=desc, unit="merge")
 
 
 # --- the fast algorithm: the same merges, with pair counts updated incrementally -------------

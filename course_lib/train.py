@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .runtime import relpath
+from .runtime import progress_bar, relpath
 
 CHECKPOINT_FORMAT = "course_lib.checkpoint/1"
 
@@ -437,14 +437,8 @@ def train(
         history.eval_time.append(time_offset + time.perf_counter() - start)
         return val
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=config.max_steps,
-        initial=step,
-        desc=config.desc,
-        disable=not config.progress,
-        leave=True,
+    bar = progress_bar(
+        total=config.max_steps, initial=step, desc=config.desc, disable=not config.progress
     )
     interrupted = False
     model.train()
