@@ -5,6 +5,7 @@
     course grade DIR --out grades.csv              the same over a folder of submissions
     course run [LESSON ...] [--fast] [--out DIR]   execute lessons headless; executed copy + HTML
     course doctor                                  the environment check of lesson 00
+    course timings                                 minutes per lesson, from the committed runs
 
 Nothing a learner or instructor wrote is ever modified: ``student`` refuses to overwrite files
 without ``--force``; ``check`` and ``grade`` execute copies; a crashing or endless submission is
@@ -283,6 +284,79 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
+# --- the committed notebooks: how long their run took, and what a reader would trip over --------
+
+PROGRESS = re.compile(r"(\d{1,3})%\|")
+LOCAL_PATH = re.compile(r"(/work/|/root/|/tmp/|/home/[a-z]|/Users/|[A-Z]:\\Users)")
+ECHOES = {"True", "False", "0"}  # what a cell run for its side effect should not show
+
+
+def _code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def committed_run_seconds(path: Path) -> float:
+    """Wall-clock seconds of a notebook's committed run: from the first code cell's start to the
+    last one's end, as nbclient recorded them in each cell's ``metadata.execution``."""
+    import json
+    from datetime import datetime
+
+    cells = _code_cells(json.loads(Path(path).read_text(encoding="utf-8")))
+    stamps = [c.get("metadata", {}).get("execution", {}) for c in cells]
+    if not cells or any(
+        "iopub.execute_input" not in t or "shell.execute_reply" not in t for t in stamps
+    ):
+        raise ValueError(
+            f"{Path(path).name} has code cells without timing metadata: execute it top to bottom "
+            "with `jupyter nbconvert --to notebook --execute --inplace` (nbclient records it)"
+        )
+    start = datetime.fromisoformat(stamps[0]["iopub.execute_input"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(stamps[-1]["shell.execute_reply"].replace("Z", "+00:00"))
+    return (end - start).total_seconds()
+
+
+def notebook_problems(path: Path) -> list[str]:
+    """What a reader of a committed lesson would trip over: execution counts not 1..n, errors,
+    stderr (unless the cell is tagged ``expected-stderr``), progress bars short of 100%, bare
+    ``True``/``False``/``0`` echoes, local paths. An empty list means it reads cleanly."""
+    import json
+
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    cells = _code_cells(nb)
+    problems = []
+    counts = [c.get("execution_count") for c in cells]
+    if counts != list(range(1, len(cells) + 1)):
+        problems.append(f"execution counts are {counts}, not 1..{len(cells)}: run it top to bottom")
+    for n, cell in enumerate(cells, 1):
+        tags = cell.get("metadata", {}).get("tags", [])
+        for out in cell.get("outputs", []):
+            kind = out["output_type"]
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            if kind == "error":
+                problems.append(f"code cell {n}: an error ({out.get('ename')})")
+            if out.get("name") == "stderr" and "expected-stderr" not in tags:
+                problems.append(f"code cell {n}: stderr output {text.strip()[:80]!r}")
+            unfinished = [int(p) for p in PROGRESS.findall(text) if int(p) < 100]
+            if unfinished:
+                problems.append(f"code cell {n}: a progress bar shows {unfinished[0]}%")
+            if kind == "execute_result" and text.strip() in ECHOES:
+                problems.append(f"code cell {n}: a bare {text.strip()} echo (assign the result)")
+            if LOCAL_PATH.search(text):
+                problems.append(f"code cell {n}: a local path in the output")
+    return problems
+
+
+def cmd_timings(args) -> int:
+    total = 0.0
+    print(f"{'lesson':<30} {'full-mode minutes':>18}")
+    for path in lesson_paths(args.lessons):
+        seconds = committed_run_seconds(path)
+        total += seconds
+        print(f"{path.name:<30} {seconds / 60:>18.1f}")
+    print(f"{'total':<30} {total / 60:>18.1f}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import print_report
 
@@ -324,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("doctor", help="check the environment")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("timings", help="minutes per lesson in full mode, from the committed runs")
+    p.add_argument("lessons", nargs="*")
+    p.set_defaults(func=cmd_timings)
 
     args = parser.parse_args(argv)
     return args.func(args)
