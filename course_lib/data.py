@@ -219,13 +219,13 @@ def load_english_sentences() -> list[list[str]]:
     return load_wiki_sentences() + load_lee_sentences()
 
 
-def load_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
+def load_analogies(path=None) -> dict[str, list[tuple[str, str, str, str]]]:
     """The Mikolov et al. (2013) analogy set, ``{section: [(a, b, c, d), ...]}``, lower-cased.
-    ``a : b :: c : d``; gensim's ``evaluate_word_analogies`` reads the file at
-    ``gensim_path("analogies")`` directly."""
+    ``a : b :: c : d``; ``path``: another file in its format (default: gensim's copy)."""
     sections: dict[str, list[tuple[str, str, str, str]]] = {}
     current = None
-    for line in gensim_path("analogies").read_text(encoding="utf-8").splitlines():
+    path = gensim_path("analogies") if path is None else Path(path)
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith(":"):
             current = line[1:].strip()
             sections[current] = []
@@ -235,9 +235,10 @@ def load_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
     return sections
 
 
-def _word_pairs(name: str) -> list[tuple[str, str, float]]:
+def load_word_pairs(path) -> list[tuple[str, str, float]]:
+    """A ``word1<TAB>word2<TAB>score`` file (``#`` lines are comments), lower-cased."""
     pairs = []
-    for line in gensim_path(name).read_text(encoding="utf-8").splitlines():
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.startswith("#") or not line.strip():
             continue
         w1, w2, score = line.split("\t")[:3]
@@ -247,12 +248,12 @@ def _word_pairs(name: str) -> list[tuple[str, str, float]]:
 
 def load_wordsim353() -> list[tuple[str, str, float]]:
     """WordSim-353 (Finkelstein et al. 2002): ``[(word1, word2, human score 0-10), ...]``."""
-    return _word_pairs("wordsim353")
+    return load_word_pairs(gensim_path("wordsim353"))
 
 
 def load_simlex999() -> list[tuple[str, str, float]]:
     """SimLex-999 (Hill et al. 2015): ``[(word1, word2, human score 0-10), ...]``."""
-    return _word_pairs("simlex999")
+    return load_word_pairs(gensim_path("simlex999"))
 
 
 def load_polarity() -> list[tuple[str, int]]:

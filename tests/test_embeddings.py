@@ -237,7 +237,8 @@ def test_ctrl_c_returns_the_vectors_so_far(monkeypatch, capsys):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(E, "sgns_update_", interrupt_on_third)
+    # train_word2vec looks sgns_update_ up in its own module, course_lib.embeddings.word2vec
+    monkeypatch.setattr(E.word2vec, "sgns_update_", interrupt_on_third)
     wv = train_word2vec(topic_corpus(200), dim=8, min_count=1, epochs=3, batch_size=64,
                         progress=False)  # fmt: skip
     assert wv.training.interrupted and wv.training.epochs_done < 3
