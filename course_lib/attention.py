@@ -8,14 +8,16 @@ Every piece is checked against PyTorch in ``tests/test_attention.py``:
 Conventions used everywhere in this module:
 
 * Shapes: ``B`` batch, ``H`` heads, ``T`` positions (``T_q`` queries, ``T_k`` keys), ``D`` size
-  of one head, ``C = H * D`` model width.
+  of one head, ``C = H * D`` model width. Sizes are named as in lesson 05's ``GPTConfig``
+  (nanoGPT's names): ``n_embd`` for ``C``, ``n_head`` for ``H``.
 * Masks are boolean and **True means "may attend"**, as in ``F.scaled_dot_product_attention``'s
   ``attn_mask``. (``nn.MultiheadAttention``'s ``key_padding_mask`` uses the opposite convention:
   True means "ignore". Mixing the two up is a classic bug.)
 * A query that may attend to nothing gets all-zero weights and a zero output, as in
   ``F.scaled_dot_product_attention``, rather than NaN.
 
-This module imports only torch (layering: attention -> torch only).
+This module imports only torch (layering: attention -> torch only). Argument checks live in
+``_check_*`` helpers at the end.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from torch import nn
 __all__ = [
     "causal_mask",
     "padding_mask",
+    "attention_mask",
     "scaled_dot_product_attention",
     "split_heads",
     "merge_heads",
@@ -79,33 +82,31 @@ def padding_mask(lengths, T: int | None = None) -> torch.Tensor:
     return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def attention_mask(
+    T_q: int,
+    T_k: int,
+    mask: torch.Tensor | None = None,
+    key_padding_mask: torch.Tensor | None = None,
+    is_causal: bool = False,
+    *,
+    device=None,
+) -> torch.Tensor | None:
+    """The one boolean mask a layer attends with, True = may attend, broadcastable to
+    ``(B, H, T_q, T_k)``; None when nothing is masked.
+
+    It is ``mask & key_padding_mask[:, None, None, :] & causal_mask(T_q, T_k)``, each part
+    only when given: ``mask`` broadcastable to ``(B, H, T_q, T_k)``, ``key_padding_mask``
+    ``(B, T_k)`` (True at real tokens), ``is_causal`` the :func:`causal_mask`."""
+    if key_padding_mask is not None:
+        kpm = key_padding_mask[:, None, None, :]  # (B, 1, 1, T_k)
+        mask = kpm if mask is None else mask & kpm
+    if is_causal:
+        cm = causal_mask(T_q, T_k, device=device)  # (T_q, T_k)
+        mask = cm if mask is None else mask & cm
+    return mask
+
+
 # --- scaled dot-product attention -----------------------------------------------------------
-
-
-def _shape(t: torch.Tensor) -> tuple:
-    return tuple(t.shape)
-
-
-def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-    expected = (
-        "q (B, H, T_q, D), k (B, H, T_k, D) and v (B, H, T_k, D_v): the same leading (B, H), "
-        "q and k the same D, k and v the same T_k"
-    )
-    got = f"got q {_shape(q)}, k {_shape(k)}, v {_shape(v)}"
-    problem = None
-    if q.dim() < 2 or not q.dim() == k.dim() == v.dim():
-        problem = "q, k and v must have the same number of dimensions, at least 2"
-    elif q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
-        problem = "the leading (B, H) dimensions differ"
-    elif q.size(-1) != k.size(-1):
-        problem = f"q's last dimension D={q.size(-1)} differs from k's D={k.size(-1)}"
-    elif k.size(-2) != v.size(-2):
-        problem = f"k has T_k={k.size(-2)} positions but v has {v.size(-2)}"
-    if problem:
-        raise ValueError(
-            f"scaled_dot_product_attention expects tensors shaped (B, H, T, D), namely "
-            f"{expected}; {got}: {problem}"
-        )
 
 
 def scaled_dot_product_attention(
@@ -142,25 +143,11 @@ def scaled_dot_product_attention(
     scale = 1.0 / math.sqrt(q.size(-1)) if scale is None else scale
     scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T_q, T_k)
     if mask is not None:
-        try:
-            fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
-        except RuntimeError:
-            fits = False
-        if not fits:
-            raise ValueError(
-                f"mask of shape {_shape(mask)} does not broadcast to the scores' shape "
-                f"(B, H, T_q, T_k) = {_shape(scores)}. A (B, T_k) padding mask needs "
-                "mask[:, None, None, :]; a (T_q, T_k) causal mask broadcasts as it is"
-            )
+        _check_mask(mask, scores)
         if mask.dtype == torch.bool:
             scores = scores.masked_fill(~mask, float("-inf"))
-        elif mask.is_floating_point():
+        else:  # a float mask is added: -inf blocks
             scores = scores + mask
-        else:
-            raise TypeError(
-                f"mask must be bool (True = may attend) or float (added to the scores), "
-                f"got {mask.dtype}"
-            )
         # A query that may attend to nothing would give softmax(all -inf) = NaN; F.sdpa returns
         # zeros there, and so do we (the masked_fill keeps the gradient free of NaN too).
         dead = torch.isneginf(scores).all(dim=-1, keepdim=True)
@@ -177,12 +164,18 @@ def scaled_dot_product_attention(
 # --- multi-head attention -------------------------------------------------------------------
 
 
-def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
     """``(B, T, C)`` -> ``(B, H, T, C // H)``: each head gets its own slice of the channels."""
     B, T, C = x.shape
-    if C % n_heads:
-        raise ValueError(f"the width C={C} is not divisible by n_heads={n_heads}")
-    return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)
+    if C % n_head:
+        raise ValueError(f"the width C={C} is not divisible by n_head={n_head}")
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """``(B, H, T, D)`` -> ``(B, T, H * D)``: the inverse of :func:`split_heads`."""
+    B, H, T, D = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * D)
 
 
 class RotaryEmbedding(nn.Module):
@@ -223,12 +216,6 @@ class RotaryEmbedding(nn.Module):
         return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
-def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """``(B, H, T, D)`` -> ``(B, T, H * D)``: the inverse of :func:`split_heads`."""
-    B, H, T, D = x.shape
-    return x.transpose(1, 2).reshape(B, T, H * D)
-
-
 class KVCache:
     """The keys and values one attention layer has seen so far, for fast step-by-step decoding.
 
@@ -260,10 +247,10 @@ class KVCache:
 class MultiHeadAttention(nn.Module):
     """Multi-head attention (Vaswani et al. 2017), the layer inside every transformer.
 
-    Each of ``n_heads`` heads projects the input to its own queries, keys and values of size
-    ``D = d_model // n_heads``, attends with :func:`scaled_dot_product_attention`, and the heads'
+    Each of ``n_head`` heads projects the input to its own queries, keys and values of size
+    ``D = n_embd // n_head``, attends with :func:`scaled_dot_product_attention`, and the heads'
     outputs are concatenated and mixed by ``out_proj``. The four projections are separate
-    ``nn.Linear(d_model, d_model)`` layers (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``), so
+    ``nn.Linear(n_embd, n_embd)`` layers (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``), so
     :meth:`load_torch_weights` can copy ``nn.MultiheadAttention``'s weights (its ``in_proj_weight``
     split in three) and a KV cache can project only the new tokens.
 
@@ -280,8 +267,8 @@ class MultiHeadAttention(nn.Module):
       :func:`record_attention`.
 
     Args:
-        d_model: width ``C`` of the input and output.
-        n_heads: number of heads ``H``; must divide ``d_model``.
+        n_embd: width ``C`` of the input and output (``nn.MultiheadAttention``'s ``embed_dim``).
+        n_head: number of heads ``H``; must divide ``n_embd``.
         dropout: dropout on the attention weights during training (as ``nn.MultiheadAttention``).
         bias: whether the four projections have biases.
         fused: when True and no weights are asked for, use PyTorch's fused
@@ -293,8 +280,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(
         self,
-        d_model: int,
-        n_heads: int,
+        n_embd: int,
+        n_head: int,
         *,
         dropout: float = 0.0,
         bias: bool = True,
@@ -302,22 +289,14 @@ class MultiHeadAttention(nn.Module):
         rotary: bool = False,
     ):
         super().__init__()
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
-        self.d_model, self.n_heads, self.dropout, self.fused = d_model, n_heads, dropout, fused
-        self.rotary = RotaryEmbedding(d_model // n_heads) if rotary else None
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        _check_heads(n_embd, n_head)
+        self.n_embd, self.n_head, self.dropout, self.fused = n_embd, n_head, dropout, fused
+        self.rotary = RotaryEmbedding(n_embd // n_head) if rotary else None
+        self.q_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.k_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.v_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.out_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self._recorder: list | None = None  # set by record_attention()
-
-    def _check(self, name: str, x: torch.Tensor) -> None:
-        if x.dim() != 3 or x.size(-1) != self.d_model:
-            raise ValueError(
-                f"{name} must have shape (B, T, C) with C = d_model = {self.d_model} "
-                f"(batch first), got {_shape(x)}"
-            )
 
     def forward(
         self,
@@ -331,67 +310,43 @@ class MultiHeadAttention(nn.Module):
         need_weights: bool = False,
         kv_cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend from ``query`` to ``key``/``value``.
+        """Attend from ``query`` ``(B, T_q, C)`` to ``key`` ``(B, T_k, C)`` (default: ``query``,
+        self-attention) and ``value`` ``(B, T_k, C)`` (default: ``key``).
 
-        Args:
-            query: ``(B, T_q, C)``.
-            key: ``(B, T_k, C)``; defaults to ``query`` (self-attention).
-            value: ``(B, T_k, C)``; defaults to ``key``.
-            mask: boolean, True = may attend, broadcastable to ``(B, H, T_q, T_k)``; e.g. a
-                ``(T_q, T_k)`` mask shared by the batch.
-            key_padding_mask: boolean ``(B, T_k)``, **True at real tokens** (may be attended),
-                False at padding (see :func:`padding_mask`). Note: the opposite of
-                ``nn.MultiheadAttention``'s ``key_padding_mask``, where True means ignore.
-            is_causal: each query sees only keys at its own position or earlier. With a KV cache
-                the queries are the last ``T_q`` of the ``T_k`` positions.
-            need_weights: also return the per-head weights.
-            kv_cache: a :class:`KVCache`; the new keys and values are appended to it first.
+        ``mask``: boolean, True = may attend, broadcastable to ``(B, H, T_q, T_k)``.
+        ``key_padding_mask``: boolean ``(B, T_k)``, **True at real tokens**, False at padding
+        (the opposite of ``nn.MultiheadAttention``'s, where True means ignore).
+        ``is_causal``: each query sees only keys at its own position or earlier (with a KV cache,
+        the queries are the last ``T_q`` of the ``T_k`` positions). ``kv_cache``: a
+        :class:`KVCache`; the new keys and values are appended to it first.
 
-        Returns:
-            ``(output, weights)``: output ``(B, T_q, C)``; weights ``(B, H, T_q, T_k)`` when
-            ``need_weights`` (averaged over nothing: one map per head), else ``None``.
-        """
+        Returns ``(output (B, T_q, C), weights (B, H, T_q, T_k) or None)``: one map per head,
+        when ``need_weights``."""
         key = query if key is None else key
         value = key if value is None else value
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            self._check(name, x)
-        H = self.n_heads
-        q = split_heads(self.q_proj(query), H)  # (B, H, T_q, D)
-        k = split_heads(self.k_proj(key), H)  # (B, H, T_k, D)
-        v = split_heads(self.v_proj(value), H)  # (B, H, T_k, D)
-        if self.rotary is not None:
-            if key is not query:
-                raise ValueError("rotary positions are for self-attention: pass no key/value")
+        _check_mha_inputs(self, query, key, value)
+        q = split_heads(self.q_proj(query), self.n_head)  # (B, H, T_q, D)
+        k = split_heads(self.k_proj(key), self.n_head)  # (B, H, T_k, D)
+        v = split_heads(self.v_proj(value), self.n_head)  # (B, H, T_k, D)
+        if self.rotary is not None:  # new positions continue from what the cache holds
             start = len(kv_cache) if kv_cache is not None else 0
             q, k = self.rotary(q, start), self.rotary(k, start)
         if kv_cache is not None:
-            k, v = kv_cache.update(k, v)
+            k, v = kv_cache.update(k, v)  # (B, H, T_k, D): every position so far
         T_q, T_k = q.size(2), k.size(2)
-
-        attn_mask = mask
-        if key_padding_mask is not None:
-            if key_padding_mask.shape != (k.size(0), T_k) or key_padding_mask.dtype != torch.bool:
-                raise ValueError(
-                    f"key_padding_mask must be a bool (B, T_k) = {(k.size(0), T_k)} tensor, True "
-                    f"at real tokens; got {key_padding_mask.dtype} {_shape(key_padding_mask)}"
-                )
-            kpm = key_padding_mask[:, None, None, :]  # (B, 1, 1, T_k)
-            attn_mask = kpm if attn_mask is None else attn_mask & kpm
+        _check_key_padding_mask(key_padding_mask, k.size(0), T_k)
         p = self.dropout if self.training else 0.0
-        use_fused = self.fused and not need_weights and self._recorder is None
-        use_is_causal = False
-        if is_causal:
-            if use_fused and attn_mask is None and T_q == T_k:
-                use_is_causal = True  # lets the fused kernel skip the masked half
-            else:
-                cm = causal_mask(T_q, T_k, device=q.device)  # (T_q, T_k)
-                attn_mask = cm if attn_mask is None else attn_mask & cm
-
-        if use_fused:
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=attn_mask, dropout_p=p, is_causal=use_is_causal
-            )
+        fused = self.fused and not need_weights and self._recorder is None
+        only_causal = is_causal and mask is None and key_padding_mask is None and T_q == T_k
+        kernel_causal = fused and only_causal  # the fused kernel skips the masked half itself
+        attn_mask = attention_mask(
+            T_q, T_k, mask, key_padding_mask, is_causal and not kernel_causal, device=q.device
+        )
+        if fused:
             weights = None
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask, dropout_p=p, is_causal=kernel_causal
+            )
         else:
             y, weights = scaled_dot_product_attention(q, k, v, attn_mask, p)
             if self._recorder is not None:
@@ -407,15 +362,7 @@ class MultiHeadAttention(nn.Module):
         rows ``[0, C)`` are the queries', ``[C, 2C)`` the keys', ``[2C, 3C)`` the values'.
         Returns ``self``.
         """
-        if ref.embed_dim != self.d_model or ref.num_heads != self.n_heads:
-            raise ValueError(
-                f"reference has embed_dim={ref.embed_dim}, num_heads={ref.num_heads}; this layer "
-                f"has d_model={self.d_model}, n_heads={self.n_heads}"
-            )
-        if ref.in_proj_weight is None:
-            raise ValueError("reference uses separate kdim/vdim projections; not supported")
-        if (ref.in_proj_bias is None) != (self.q_proj.bias is None) or ref.bias_k is not None:
-            raise ValueError("reference and this layer differ in biases (bias=, add_bias_kv=)")
+        _check_torch_reference(self, ref)
         qkv = (self.q_proj, self.k_proj, self.v_proj)
         for proj, w in zip(qkv, ref.in_proj_weight.chunk(3), strict=True):
             proj.weight.copy_(w)
@@ -428,8 +375,8 @@ class MultiHeadAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"d_model={self.d_model}, n_heads={self.n_heads}, head_dim="
-            f"{self.d_model // self.n_heads}, dropout={self.dropout}, fused={self.fused}"
+            f"n_embd={self.n_embd}, n_head={self.n_head}, head_dim="
+            f"{self.n_embd // self.n_head}, dropout={self.dropout}, fused={self.fused}"
         )
 
 
@@ -506,19 +453,12 @@ class AdditiveAttention(nn.Module):
             ``(context, weights)``: context ``(B, D_v)`` and weights ``(B, S)``.
         """
         values = keys if values is None else values
-        if query.dim() != 2 or keys.dim() != 3 or query.size(0) != keys.size(0):
-            raise ValueError(
-                f"AdditiveAttention expects query (B, query_dim) and keys (B, S, key_dim); got "
-                f"query {_shape(query)}, keys {_shape(keys)}"
-            )
+        _check_additive_inputs(query, keys)
         pk = self.project_keys(keys) if projected_keys is None else projected_keys
         energy = torch.tanh(pk + self.query_proj(query)[:, None, :])  # (B, S, attn_dim)
         scores = self.v(energy).squeeze(-1)  # (B, S)
         if mask is not None:
-            if mask.shape != scores.shape:
-                raise ValueError(
-                    f"mask must have shape (B, S) = {_shape(scores)}, got {_shape(mask)}"
-                )
+            _check_additive_mask(mask, scores)
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = scores.softmax(dim=-1)  # (B, S)
         context = torch.bmm(weights[:, None, :], values).squeeze(1)  # (B, D_v)
@@ -530,12 +470,13 @@ class AdditiveAttention(nn.Module):
 
 @dataclass
 class Seq2SeqConfig:
-    """Sizes of :class:`Seq2Seq`. ``attention=False`` gives the fixed-vector baseline."""
+    """Sizes of :class:`Seq2Seq`, named as in :class:`~course_lib.transformer.GPTConfig` where
+    they mean the same thing. ``attention=False`` gives the fixed-vector baseline."""
 
     src_vocab_size: int
     tgt_vocab_size: int
-    emb_dim: int = 64
-    hidden: int = 128
+    n_embd: int = 64  # the word embeddings' width, both vocabularies
+    hidden_size: int = 128  # the GRUs' state (each direction of the encoder), as nn.GRU's
     attn_dim: int = 64  # hidden layer of the additive attention's scoring network
     attention: bool = True
     pad_id: int = 0  # the same id in both vocabularies
@@ -549,7 +490,7 @@ class Seq2Seq(nn.Module):
     decoder reads at each step:
 
     * without attention: one fixed summary of the whole source, the encoder's final states
-      ``[h_fwd_T; h_bwd_1]`` ``(B, 2*hidden)``, the same at every step (the bottleneck);
+      ``[h_fwd_T; h_bwd_1]`` ``(B, 2*hidden_size)``, the same at every step (the bottleneck);
     * with attention: a fresh weighted average of all encoder states at each step, the weights
       chosen by :class:`AdditiveAttention` from the decoder's previous state.
 
@@ -560,7 +501,7 @@ class Seq2Seq(nn.Module):
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
         self.config = c = config
-        E, Hd = c.emb_dim, c.hidden
+        E, Hd = c.n_embd, c.hidden_size
         self.src_emb = nn.Embedding(c.src_vocab_size, E, padding_idx=c.pad_id)
         self.encoder = nn.GRU(E, Hd, batch_first=True, bidirectional=True)
         self.bridge = nn.Linear(2 * Hd, Hd)  # source summary -> decoder's first state
@@ -572,7 +513,7 @@ class Seq2Seq(nn.Module):
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
         """Run the encoder. ``src`` ``(B, S)`` padded ids, ``src_lengths`` ``(B,)``.
 
-        Returns ``(states (B, S, 2*hidden), summary (B, 2*hidden), mask (B, S))``."""
+        Returns ``(states (B, S, 2*hidden_size), summary (B, 2*hidden_size), mask (B, S))``."""
         B, S = src.shape
         lengths = torch.as_tensor(src_lengths).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(
@@ -580,13 +521,13 @@ class Seq2Seq(nn.Module):
         )
         out, h_n = self.encoder(packed)  # packing: the backward GRU starts at each real end
         states, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=S)
-        summary = torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, 2*hidden)
+        summary = torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, 2*hidden_size)
         return states, summary, padding_mask(lengths.to(src.device), S)
 
     def _decode_steps(self, states, summary, mask, step_input):
         """Shared decoding loop; ``step_input(t, logits_prev)`` gives the ids fed at step t,
         or None to stop. Returns (logits (B, T, V), weights (B, T, S) or None)."""
-        s = torch.tanh(self.bridge(summary))  # (B, hidden)
+        s = torch.tanh(self.bridge(summary))  # (B, hidden_size)
         pk = self.attn.project_keys(states) if self.attn is not None else None
         logits, weights, t, prev = [], [], 0, None
         while (y := step_input(t, prev)) is not None:
@@ -644,3 +585,101 @@ def seq2seq_loss(model: Seq2Seq, batch) -> torch.Tensor:
     return F.cross_entropy(
         logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1), ignore_index=model.config.pad_id
     )
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _shape(t: torch.Tensor) -> tuple:
+    return tuple(t.shape)
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    expected = (
+        "q (B, H, T_q, D), k (B, H, T_k, D) and v (B, H, T_k, D_v): the same leading (B, H), "
+        "q and k the same D, k and v the same T_k"
+    )
+    got = f"got q {_shape(q)}, k {_shape(k)}, v {_shape(v)}"
+    problem = None
+    if q.dim() < 2 or not q.dim() == k.dim() == v.dim():
+        problem = "q, k and v must have the same number of dimensions, at least 2"
+    elif q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
+        problem = "the leading (B, H) dimensions differ"
+    elif q.size(-1) != k.size(-1):
+        problem = f"q's last dimension D={q.size(-1)} differs from k's D={k.size(-1)}"
+    elif k.size(-2) != v.size(-2):
+        problem = f"k has T_k={k.size(-2)} positions but v has {v.size(-2)}"
+    if problem:
+        raise ValueError(
+            f"scaled_dot_product_attention expects tensors shaped (B, H, T, D), namely "
+            f"{expected}; {got}: {problem}"
+        )
+
+
+def _check_mask(mask: torch.Tensor, scores: torch.Tensor) -> None:
+    try:
+        fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"mask of shape {_shape(mask)} does not broadcast to the scores' shape "
+            f"(B, H, T_q, T_k) = {_shape(scores)}. A (B, T_k) padding mask needs "
+            "mask[:, None, None, :]; a (T_q, T_k) causal mask broadcasts as it is"
+        )
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise TypeError(
+            f"mask must be bool (True = may attend) or float (added to the scores), "
+            f"got {mask.dtype}"
+        )
+
+
+def _check_heads(n_embd: int, n_head: int) -> None:
+    if n_embd % n_head:
+        raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+
+
+def _check_mha_inputs(layer: MultiHeadAttention, query, key, value) -> None:
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        if x.dim() != 3 or x.size(-1) != layer.n_embd:
+            raise ValueError(
+                f"{name} must have shape (B, T, C) with C = n_embd = {layer.n_embd} "
+                f"(batch first), got {_shape(x)}"
+            )
+    if layer.rotary is not None and key is not query:
+        raise ValueError("rotary positions are for self-attention: pass no key/value")
+
+
+def _check_key_padding_mask(key_padding_mask: torch.Tensor | None, B: int, T_k: int) -> None:
+    if key_padding_mask is None:
+        return
+    if key_padding_mask.shape != (B, T_k) or key_padding_mask.dtype != torch.bool:
+        raise ValueError(
+            f"key_padding_mask must be a bool (B, T_k) = {(B, T_k)} tensor, True "
+            f"at real tokens; got {key_padding_mask.dtype} {_shape(key_padding_mask)}"
+        )
+
+
+def _check_torch_reference(layer: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
+    if ref.embed_dim != layer.n_embd or ref.num_heads != layer.n_head:
+        raise ValueError(
+            f"reference has embed_dim={ref.embed_dim}, num_heads={ref.num_heads}; this layer "
+            f"has n_embd={layer.n_embd}, n_head={layer.n_head}"
+        )
+    if ref.in_proj_weight is None:
+        raise ValueError("reference uses separate kdim/vdim projections; not supported")
+    if (ref.in_proj_bias is None) != (layer.q_proj.bias is None) or ref.bias_k is not None:
+        raise ValueError("reference and this layer differ in biases (bias=, add_bias_kv=)")
+
+
+def _check_additive_inputs(query: torch.Tensor, keys: torch.Tensor) -> None:
+    if query.dim() != 2 or keys.dim() != 3 or query.size(0) != keys.size(0):
+        raise ValueError(
+            f"AdditiveAttention expects query (B, query_dim) and keys (B, S, key_dim); got "
+            f"query {_shape(query)}, keys {_shape(keys)}"
+        )
+
+
+def _check_additive_mask(mask: torch.Tensor, scores: torch.Tensor) -> None:
+    if mask.shape != scores.shape:
+        raise ValueError(f"mask must have shape (B, S) = {_shape(scores)}, got {_shape(mask)}")

@@ -10,9 +10,11 @@ Shapes: B batch, T time steps, I input size, H hidden size, L layers, V vocabula
   gate order i, f, g, o), so a state dict moves between ours and PyTorch's.
 - :class:`RNN`, :class:`LSTM`: L layers run with a Python loop over time, with the parameter
   names of ``nn.RNN`` / ``nn.LSTM`` (``weight_ih_l0``, ...): the same state dict as the fused ones.
-- :class:`CharRNN`: embedding -> recurrent stack -> linear head; ``fused=True`` uses PyTorch's
-  ``nn.RNN`` / ``nn.LSTM`` (fast), ``fused=False`` ours (same weights, same outputs).
-- :func:`generate`, :func:`next_token_probs`: sampling with temperature and top-k.
+- :class:`CharRNN`: embedding -> recurrent stack -> linear head, sized by a
+  :class:`CharRNNConfig`; ``fused=True`` uses PyTorch's ``nn.RNN`` / ``nn.LSTM`` (fast),
+  ``fused=False`` ours (same weights, same outputs).
+- :func:`generate`: sampling with temperature, top-k and top-p, carrying the recurrent state
+  (the sampler is :mod:`course_lib.sampling`, shared with lesson 05's transformer).
 - :func:`evaluate_lm`: loss over a whole text; :func:`input_gradient_norms`: how much the loss
   at the last step depends on the input k steps back; :func:`trace_lstm`: gates over a text.
 - :class:`CharRNNRecipe`, :data:`RECIPES`, :func:`train_char_model`: the lesson's training runs,
@@ -25,7 +27,7 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +35,8 @@ from torch import nn
 
 from .data import LMBatcher, load_shakespeare, shakespeare_split
 from .runtime import REPO_ROOT, by_mode, relpath
+from .sampling import check_generate_args, prompt_batch, sample_next, sampling_generator
+from .sampling import next_token_probs as next_token_probs  # re-exported: lesson 03's name
 from .tokenize import CharTokenizer
 from .train import TrainConfig, train
 
@@ -133,12 +137,6 @@ def rnn_bptt(xs, h0, weight_ih, weight_hh, bias_ih, bias_hh, grad_hs) -> dict:
 
 
 # --- cells as modules -----------------------------------------------------------------------
-
-
-def _check_sizes(input_size, hidden_size):
-    for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
 
 
 def _batched(x: torch.Tensor, input_size: int, name: str) -> tuple[torch.Tensor, bool]:
@@ -357,6 +355,42 @@ class LSTM(_Recurrent):
 # --- the character language model -----------------------------------------------------------
 
 
+@dataclass
+class CharRNNConfig:
+    """Sizes and choices of a :class:`CharRNN`, named as in
+    :class:`~course_lib.transformer.GPTConfig` where they mean the same thing.
+
+    Args:
+        vocab_size: V.
+        hidden_size: H, the size of the recurrent state (``nn.LSTM``'s name; it is not an
+            embedding width, so not ``n_embd``).
+        n_layer: L, recurrent layers stacked.
+        cell: ``"lstm"`` or ``"rnn"`` (tanh).
+        fused: True runs PyTorch's ``nn.LSTM`` / ``nn.RNN`` (one C++ kernel, fast); False runs
+            our :class:`LSTM` / :class:`RNN` (a Python loop over time). Both have the same
+            parameter names, so ``state_dict`` moves between the two; see
+            :meth:`CharRNN.converted`.
+        dropout: applied to the embeddings, between layers and before the head (training only).
+        n_embd: E, the embedding width (None: ``hidden_size``).
+        forget_bias: LSTM only: start every forget gate's bias here (``bias_ih`` part; the
+            ``bias_hh`` part starts at 0), e.g. 1.0 so the cell remembers by default (Gers et
+            al. 2000; Jozefowicz et al. 2015). None keeps PyTorch's initialisation.
+    """
+
+    vocab_size: int
+    hidden_size: int = 256
+    n_layer: int = 1
+    cell: str = "lstm"
+    fused: bool = True
+    dropout: float = 0.0
+    n_embd: int | None = None
+    forget_bias: float | None = None
+
+    def __post_init__(self):
+        self.n_embd = self.hidden_size if self.n_embd is None else self.n_embd
+        _check_char_rnn_config(self)
+
+
 class CharRNN(nn.Module):
     """A character (or any token) language model: embedding -> recurrent stack -> linear head.
 
@@ -364,76 +398,35 @@ class CharRNN(nn.Module):
     state (``(L, B, H)``, a pair of them for an LSTM) lets generation continue step by step.
 
     Args:
-        vocab_size: V.
-        hidden_size: H, the size of the recurrent state.
-        num_layers: L.
-        cell: ``"lstm"`` or ``"rnn"`` (tanh).
-        fused: True runs PyTorch's ``nn.LSTM`` / ``nn.RNN`` (one C++ kernel, fast); False runs
-            our :class:`LSTM` / :class:`RNN` (a Python loop over time). Both have the same
-            parameter names, so ``state_dict`` moves between the two; see :meth:`converted`.
-        dropout: applied to the embeddings, between layers and before the head (training only).
-        embed_size: the embedding size (default: ``hidden_size``).
-        forget_bias: LSTM only: start every forget gate's bias here (``bias_ih`` part; the
-            ``bias_hh`` part starts at 0), e.g. 1.0 so the cell remembers by default (Gers et
-            al. 2000; Jozefowicz et al. 2015). None keeps PyTorch's initialisation.
-        tokenizer: kept on the model (not in its state dict) so :func:`generate` can encode text.
+        config: the sizes and choices, a :class:`CharRNNConfig`.
+        tokenizer: kept on the model (not in its state dict) to encode prompts and decode
+            samples: ``model.tokenizer.decode(generate(model, ...))``.
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        hidden_size: int = 256,
-        num_layers: int = 1,
-        cell: str = "lstm",
-        fused: bool = True,
-        dropout: float = 0.0,
-        embed_size: int | None = None,
-        forget_bias: float | None = None,
-        tokenizer=None,
-    ):
+    def __init__(self, config: CharRNNConfig, *, tokenizer=None):
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
-        if forget_bias is not None and cell != "lstm":
-            raise ValueError("forget_bias is for LSTMs only (an RNN has no forget gate)")
-        if not isinstance(vocab_size, int) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
-        if tokenizer is not None and len(tokenizer) != vocab_size:
-            raise ValueError(
-                f"the tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}"
-            )
-        E = embed_size or hidden_size
-        self.config = dict(
-            vocab_size=vocab_size,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            cell=cell,
-            fused=fused,
-            dropout=dropout,
-            embed_size=E,
-            forget_bias=forget_bias,
-        )
-        self.cell, self.fused, self.tokenizer = cell, fused, tokenizer
-        self.embed = nn.Embedding(vocab_size, E)
-        if fused:
-            cls = nn.LSTM if cell == "lstm" else nn.RNN
+        _check_tokenizer(tokenizer, config.vocab_size)
+        self.config = c = config
+        self.cell, self.fused, self.tokenizer = c.cell, c.fused, tokenizer
+        self.embed = nn.Embedding(c.vocab_size, c.n_embd)
+        if c.fused:
+            cls = nn.LSTM if c.cell == "lstm" else nn.RNN
         else:
-            cls = LSTM if cell == "lstm" else RNN
-        self.rnn = cls(
-            E, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
-        )
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, vocab_size)
-        if forget_bias is not None:
-            H = hidden_size
+            cls = LSTM if c.cell == "lstm" else RNN
+        dropout = c.dropout if c.n_layer > 1 else 0.0  # between layers: none with one layer
+        self.rnn = cls(c.n_embd, c.hidden_size, c.n_layer, batch_first=True, dropout=dropout)
+        self.drop = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.hidden_size, c.vocab_size)
+        if c.forget_bias is not None:
+            H = c.hidden_size
             with torch.no_grad():  # gates stacked i, f, g, o: the forget gate is rows H..2H
-                for k in range(num_layers):
-                    getattr(self.rnn, f"bias_ih_l{k}")[H : 2 * H] = forget_bias
+                for k in range(c.n_layer):
+                    getattr(self.rnn, f"bias_ih_l{k}")[H : 2 * H] = c.forget_bias
                     getattr(self.rnn, f"bias_hh_l{k}")[H : 2 * H] = 0.0
 
     @property
     def vocab_size(self) -> int:
-        return self.config["vocab_size"]
+        return self.config.vocab_size
 
     def forward_embeddings(self, emb: torch.Tensor, state=None):
         """The model from the embedded input ``emb (B, T, E)`` on: ``(logits (B, T, V), state)``.
@@ -448,8 +441,7 @@ class CharRNN(nn.Module):
 
     def converted(self, fused: bool) -> CharRNN:
         """A copy of this model on the other backend (fused PyTorch or ours), same weights."""
-        cfg = dict(self.config, fused=fused)
-        other = CharRNN(**cfg, tokenizer=self.tokenizer)
+        other = CharRNN(replace(self.config, fused=fused), tokenizer=self.tokenizer)
         other.load_state_dict(self.state_dict())
         p = next(self.parameters())
         return other.to(device=p.device, dtype=p.dtype).train(self.training)
@@ -464,95 +456,50 @@ class CharRNN(nn.Module):
 # --- sampling -------------------------------------------------------------------------------
 
 
-def next_token_probs(
-    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None
-) -> torch.Tensor:
-    """Probabilities for the next token from ``logits (..., V)``: keep the ``top_k`` largest
-    logits (all when None), divide by ``temperature``, softmax. Temperature 0 puts all the mass
-    on the largest logit (greedy); below 1 sharpens, above 1 flattens."""
-    if temperature < 0 or math.isnan(temperature):
-        raise ValueError(
-            f"temperature must be >= 0 (0 = greedy, 1 = the model's own distribution), "
-            f"got {temperature}"
-        )
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
-    if logits.dtype not in (torch.float32, torch.float64):
-        logits = logits.float()  # softmax in half precision loses the small probabilities
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = logits.topk(top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    return torch.softmax(logits / temperature, dim=-1)
-
-
 @torch.no_grad()
 def generate(
-    model: nn.Module,
-    prompt: str,
+    model: CharRNN,
+    prompt_ids,
     max_new_tokens: int,
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
     *,
-    tokenizer=None,
     seed: int | None = None,
-) -> str:
-    """Continue ``prompt`` by sampling ``max_new_tokens`` tokens; returns prompt + continuation.
+) -> torch.Tensor:
+    """Continue ``prompt_ids`` by sampling ``max_new_tokens`` tokens, one at a time, carrying the
+    recurrent state: the prompt is read once, then each new token costs one step of the cell.
 
     Args:
-        model: a :class:`CharRNN` (run step by step, carrying its state) or any model mapping
-            ``(B, T)`` ids to ``(B, T, V)`` logits (re-run on the whole context each step,
-            cropped to ``model.block_size`` if it has one).
-        prompt: the start of the text, at least one character.
-        temperature: 0 is greedy (deterministic); 1 samples the model's distribution.
-        top_k: sample among the k most likely tokens only.
-        tokenizer: encodes the prompt and decodes the result; default ``model.tokenizer``.
+        model: a :class:`CharRNN`.
+        prompt_ids: the start, ``(T,)`` or ``(B, T)`` token ids (a list or a tensor), ``T >= 1``,
+            e.g. ``tok.encode("ROMEO.\\n")``.
+        max_new_tokens: how many tokens to add.
+        temperature, top_k, top_p: how the next token is drawn (:mod:`course_lib.sampling`:
+            temperature 0 is greedy, 1 samples the model's own distribution; top-k keeps the
+            ``k`` most likely tokens, top-p the nucleus holding probability ``p``).
         seed: seeds the sampling (default: PyTorch's global generator).
+
+    Returns:
+        the prompt followed by the new tokens, on the CPU: ``(T + max_new_tokens,)`` or
+        ``(B, T + max_new_tokens)``, like ``prompt_ids``. ``tok.decode(...)`` gives the text.
     """
-    tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
-    if tokenizer is None:
-        raise ValueError(
-            "generate needs a tokenizer: pass tokenizer=... or build the model with tokenizer=..."
-        )
-    if not isinstance(prompt, str) or not prompt:
-        raise ValueError(
-            "the prompt is empty: give at least one character to start from, e.g. '\\n'"
-        )
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    next_token_probs(torch.zeros(1), temperature, top_k)  # validates temperature and top_k
-    try:
-        ids = tokenizer.encode(prompt)
-    except ValueError as e:
-        raise ValueError(f"the prompt cannot be encoded: {e}") from None
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    ids, single = prompt_batch(prompt_ids, model.vocab_size)  # (B, T)
+    check_generate_args(max_new_tokens, temperature, top_k, top_p)
+    device = next(model.parameters()).device
+    out = new = ids.to(device)  # new: what the state has not read yet
+    gen = sampling_generator(seed, device)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    state = None
     try:
-        out = list(ids)
-        idx = torch.tensor([ids], device=device)
-        stateful = isinstance(model, CharRNN)
-        state = None
         for _ in range(max_new_tokens):
-            if stateful:  # feed only what the state has not seen yet
-                logits, state = model(idx, state)
-            else:
-                block = getattr(model, "block_size", None)
-                ctx = torch.tensor([out[-block:] if block else out], device=device)
-                res = model(ctx)
-                logits = res[0] if isinstance(res, tuple) else res
-            probs = next_token_probs(logits[0, -1], temperature, top_k).cpu()
-            if temperature == 0:
-                nxt = int(probs.argmax())
-            else:
-                nxt = int(torch.multinomial(probs, 1, generator=gen))
-            out.append(nxt)
-            idx = torch.tensor([[nxt]], device=device)
+            logits, state = model(new, state)  # (B, T_new, V)
+            new = sample_next(logits[:, -1], temperature, top_k, top_p, generator=gen)  # (B, 1)
+            out = torch.cat([out, new], dim=1)
     finally:
         model.train(was_training)
-    return tokenizer.decode(out)
+    return out[0].cpu() if single else out.cpu()
 
 
 # --- evaluation and probes ------------------------------------------------------------------
@@ -671,7 +618,7 @@ def trace_lstm(model: CharRNN, ids, layer: int | None = None) -> dict[str, torch
     ids = torch.as_tensor(ids, dtype=torch.long)
     if ids.dim() != 1:
         raise ValueError(f"ids must be 1-D (one sequence), got shape {tuple(ids.shape)}")
-    L, H = model.config["num_layers"], model.config["hidden_size"]
+    L, H = model.config.n_layer, model.config.hidden_size
     layer = L - 1 if layer is None else layer
     if not 0 <= layer < L:
         raise ValueError(f"layer must be in 0..{L - 1}, got {layer}")
@@ -692,6 +639,35 @@ def trace_lstm(model: CharRNN, ids, layer: int | None = None) -> dict[str, torch
                 rec[n].append(v[0])
         x = torch.stack(rec["h"])  # the next layer's input (T, H)
     return {n: torch.stack(v).cpu() for n, v in rec.items()}
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _check_sizes(input_size, hidden_size):
+    for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def _check_char_rnn_config(c: CharRNNConfig) -> None:
+    if c.cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, got {c.cell!r}")
+    if c.forget_bias is not None and c.cell != "lstm":
+        raise ValueError("forget_bias is for LSTMs only (an RNN has no forget gate)")
+    for name in ("vocab_size", "hidden_size", "n_layer", "n_embd"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not 0.0 <= c.dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {c.dropout}")
+
+
+def _check_tokenizer(tokenizer, vocab_size: int) -> None:
+    if tokenizer is not None and len(tokenizer) != vocab_size:
+        raise ValueError(
+            f"the tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}"
+        )
 
 
 # --- the lesson's training runs -------------------------------------------------------------
@@ -724,7 +700,7 @@ class CharRNNRecipe:
     seed: int = 1337
 
     def build_model(self, tokenizer) -> CharRNN:
-        return CharRNN(
+        config = CharRNNConfig(
             len(tokenizer),
             self.hidden_size,
             self.num_layers,
@@ -732,8 +708,8 @@ class CharRNNRecipe:
             fused=True,
             dropout=self.dropout,
             forget_bias=self.forget_bias,
-            tokenizer=tokenizer,
         )
+        return CharRNN(config, tokenizer=tokenizer)
 
     def batcher(self, train_ids, val_ids) -> LMBatcher:
         return LMBatcher(

@@ -9,7 +9,8 @@ Shapes: B batch, T positions, C = ``n_embd`` model width, H heads, L layers, V v
   residual connection with LayerNorm -> a linear layer to the vocabulary. ``model(ids)`` returns
   ``(logits, None)``; ``model(ids, targets)`` returns ``(logits, loss)``.
 - :func:`num_parameters_formula`: the parameter count in closed form (the lesson's formula).
-- :func:`generate`: sampling with temperature, top-k and top-p, with or without a KV cache.
+- :func:`generate`: sampling with temperature, top-k and top-p (:mod:`course_lib.sampling`),
+  with or without a KV cache.
 - :func:`attention_maps`: every layer's and head's attention weights for a sequence.
 - :class:`GPTRecipe`, :func:`train_gpt`: the lesson's training run, shared by the notebook and
   ``benchmarks/bench_transformer.py``; :func:`eval_curve` gives validation loss against
@@ -29,6 +30,15 @@ from torch import nn
 from .attention import KVCache, MultiHeadAttention, record_attention
 from .data import LMBatcher, load_shakespeare, shakespeare_split
 from .runtime import by_mode, seed_everything
+from .sampling import (
+    check_generate_args,
+    next_token_probs,
+    prompt_batch,
+    sample_next,
+    sampling_generator,
+    top_k_filter,
+    top_p_filter,
+)
 from .tokenize import CharTokenizer
 from .train import History, Muon, TrainConfig, train
 
@@ -99,32 +109,7 @@ class GPTConfig:
     activation: str = "gelu"
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.n_embd % self.n_head:
-            raise ValueError(
-                f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}: each head "
-                f"gets n_embd // n_head channels"
-            )
-        if self.pos_emb not in ("learned", "sinusoidal", "rope"):
-            raise ValueError(
-                f"pos_emb must be 'learned', 'sinusoidal' or 'rope', got {self.pos_emb!r}"
-            )
-        if self.activation not in ("gelu", "relu2"):
-            raise ValueError(f"activation must be 'gelu' or 'relu2', got {self.activation!r}")
-        if self.pos_emb == "rope" and (self.n_embd // self.n_head) % 2:
-            raise ValueError(
-                f"rotary positions need an even head size, got n_embd // n_head = "
-                f"{self.n_embd // self.n_head}"
-            )
-        if self.norm not in ("pre", "post"):
-            raise ValueError(f"norm must be 'pre' or 'post', got {self.norm!r}")
-        if self.pos_emb == "sinusoidal" and self.n_embd % 2:
-            raise ValueError(f"sinusoidal positions need an even n_embd, got {self.n_embd}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        _check_gpt_config(self)
 
 
 # --- the pieces -----------------------------------------------------------------------------
@@ -270,23 +255,9 @@ class GPT(nn.Module):
         """The final hidden states ``(B, T, C)`` (after the last LayerNorm), what the output
         layer reads: a feature vector per position, e.g. for a classifier head. Arguments as
         :meth:`forward`."""
-        if idx.dim() != 2:
-            raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
+        start = len(kv_caches[0]) if kv_caches else 0  # positions the caches already hold
+        _check_gpt_input(idx, start, kv_caches, len(self.blocks), self.config.block_size)
         T = idx.size(1)
-        start = len(kv_caches[0]) if kv_caches else 0
-        if start + T > self.config.block_size:
-            raise ValueError(
-                f"the input has {start + T} positions"
-                + (f" ({start} cached + {T} new)" if start else "")
-                + f" but block_size is {self.config.block_size}: the model has no position "
-                f"beyond it. Crop the input to its last {self.config.block_size} tokens "
-                f"(idx[:, -{self.config.block_size}:]), as generate() does"
-            )
-        if kv_caches is not None and len(kv_caches) != len(self.blocks):
-            raise ValueError(
-                f"kv_caches must hold one KVCache per layer ({len(self.blocks)}), "
-                f"got {len(kv_caches)}"
-            )
         tok = self.tok_emb(idx)  # (B, T, C)
         if self.config.pos_emb == "sinusoidal":
             # Vaswani et al. scale the token vectors by sqrt(C): the sines and cosines have size
@@ -385,54 +356,6 @@ def num_parameters_formula(config: GPTConfig) -> int:
 # --- sampling -------------------------------------------------------------------------------
 
 
-def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:
-    """Keep the ``k`` largest logits of each row ``(..., V)`` and set the rest to ``-inf`` (ties
-    with the k-th largest are kept). ``k=None`` or ``k >= V`` keeps everything."""
-    if k is None or k >= logits.size(-1):
-        return logits
-    kth = logits.topk(k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest
-    return logits.masked_fill(logits < kth, float("-inf"))
-
-
-def top_p_filter(logits: torch.Tensor, p: float | None) -> torch.Tensor:
-    """Nucleus filtering (Holtzman et al. 2020): keep the smallest set of most likely tokens
-    whose probabilities sum to at least ``p``, set the other logits to ``-inf``. The most likely
-    token is always kept. ``p=None`` or ``p >= 1`` keeps everything."""
-    if p is None or p >= 1.0:
-        return logits
-    sorted_logits, order = logits.sort(dim=-1, descending=True)
-    probs = sorted_logits.softmax(dim=-1)
-    # a token is dropped when the tokens before it already reach p
-    drop_sorted = (probs.cumsum(dim=-1) - probs) >= p
-    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
-    return logits.masked_fill(drop, float("-inf"))
-
-
-def next_token_probs(
-    logits: torch.Tensor,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-) -> torch.Tensor:
-    """The sampling distribution ``(..., V)`` from logits ``(..., V)``: divide by
-    ``temperature``, keep the ``top_k`` most likely tokens, then the nucleus of mass ``top_p``,
-    softmax. ``temperature=0`` puts all the mass on the largest logit (greedy decoding)."""
-    if not isinstance(temperature, int | float) or temperature < 0 or math.isnan(temperature):
-        raise ValueError(
-            f"temperature must be a number >= 0 (0 = greedy, 1 = the model's own "
-            f"distribution), got {temperature!r}"
-        )
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
-    if top_p is not None and not (isinstance(top_p, int | float) and 0.0 < top_p <= 1.0):
-        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
-    logits = logits.float() if logits.dtype not in (torch.float32, torch.float64) else logits
-    if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.size(-1)).to(logits.dtype)
-    logits = top_p_filter(top_k_filter(logits / temperature, top_k), top_p)
-    return logits.softmax(dim=-1)
-
-
 @torch.no_grad()
 def generate(
     model: GPT,
@@ -441,9 +364,9 @@ def generate(
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-    use_cache: bool = True,
     *,
     seed: int | None = None,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Continue ``prompt_ids`` by sampling ``max_new_tokens`` tokens, one at a time.
 
@@ -451,15 +374,13 @@ def generate(
         model: a :class:`GPT`.
         prompt_ids: the start, ``(T,)`` or ``(B, T)`` token ids (a list or a tensor), ``T >= 1``.
         max_new_tokens: how many tokens to add.
-        temperature: 0 is greedy (deterministic); 1 samples the model's distribution; below 1
-            is more conservative, above 1 more adventurous.
-        top_k: sample only among the ``k`` most likely tokens.
-        top_p: sample only from the nucleus: the most likely tokens that together hold
-            probability ``p``.
+        temperature, top_k, top_p: how the next token is drawn (:mod:`course_lib.sampling`:
+            temperature 0 is greedy, 1 samples the model's own distribution; top-k keeps the
+            ``k`` most likely tokens, top-p the nucleus holding probability ``p``).
+        seed: seeds the sampling (default: PyTorch's global generator).
         use_cache: keep each layer's keys and values (a KV cache) so each new token costs one
             position's work instead of re-reading the whole context. The tokens are the same
             either way.
-        seed: seeds the sampling (default: PyTorch's global generator).
 
     The model reads at most ``block_size`` tokens: the context is cropped to its last
     ``block_size`` tokens. With the cache, the cached positions cannot slide (each key was made
@@ -467,25 +388,14 @@ def generate(
     ``block_size`` tokens at each step, exactly what the cache-less path reads.
 
     Returns:
-        the prompt followed by the new tokens: ``(T + max_new_tokens,)`` or
+        the prompt followed by the new tokens, on the CPU: ``(T + max_new_tokens,)`` or
         ``(B, T + max_new_tokens)``, like ``prompt_ids``.
     """
-    ids = torch.as_tensor(prompt_ids, dtype=torch.long)
-    if ids.dim() not in (1, 2) or ids.size(-1) < 1:
-        raise ValueError(
-            f"prompt_ids must be (T,) or (B, T) token ids with T >= 1, got shape "
-            f"{tuple(ids.shape)}: give at least one token to start from"
-        )
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    V = model.config.vocab_size
-    if int(ids.min()) < 0 or int(ids.max()) >= V:
-        raise ValueError(f"prompt ids must be in 0..{V - 1} (the model's vocabulary)")
-    next_token_probs(torch.zeros(1, 2), temperature, top_k, top_p)  # validate the settings
-    single = ids.dim() == 1
+    ids, single = prompt_batch(prompt_ids, model.config.vocab_size)  # (B, T)
+    check_generate_args(max_new_tokens, temperature, top_k, top_p)
     device = next(model.parameters()).device
-    out = (ids[None] if single else ids).to(device)  # (B, T)
-    gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    out = ids.to(device)  # (B, T)
+    gen = sampling_generator(seed, device)
     bs = model.config.block_size
     was_training = model.training
     model.eval()
@@ -499,11 +409,7 @@ def generate(
                 logits, _ = model(out[:, -bs:], kv_caches=caches)
             else:
                 logits, _ = model(out[:, -1:], kv_caches=caches)  # only the newest token
-            probs = next_token_probs(logits[:, -1], temperature, top_k, top_p)  # (B, V)
-            if temperature == 0:
-                nxt = probs.argmax(-1, keepdim=True)
-            else:
-                nxt = torch.multinomial(probs, 1, generator=gen)  # (B, 1)
+            nxt = sample_next(logits[:, -1], temperature, top_k, top_p, generator=gen)  # (B, 1)
             out = torch.cat([out, nxt], dim=1)
     finally:
         model.train(was_training)
@@ -555,11 +461,8 @@ def evaluate_gpt(model: GPT, ids, batch_size: int = 32, *, stride: int | None = 
     ``block_size - s`` tokens of context: the transformer's counterpart of a recurrent model
     reading the text as one stream. It costs ``block_size / s`` times as much."""
     ids = torch.as_tensor(ids, dtype=torch.long)
-    if ids.dim() != 1 or len(ids) < 2:
-        raise ValueError(f"ids must be 1-D with at least 2 tokens, got shape {tuple(ids.shape)}")
     T = model.config.block_size
-    if stride is not None and not (isinstance(stride, int) and 1 <= stride <= T):
-        raise ValueError(f"stride must be an int in 1..block_size={T} or None, got {stride!r}")
+    _check_eval_args(ids, stride, T)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -582,16 +485,9 @@ def evaluate_gpt(model: GPT, ids, batch_size: int = 32, *, stride: int | None = 
                     logits[0], ids[n * T + 1 :].to(device), reduction="sum"
                 ).item()
         else:
-            # window k starts at starts[k] and scores its predictions from first[k] on
-            starts = list(range(0, N - T + 1, stride))
-            first = [0] + [T - stride] * (len(starts) - 1)
-            covered = starts[-1] + T
-            if covered < N:  # a last window flush with the end scores what is left
-                starts.append(N - T)
-                first.append(T - (N - covered))
-            starts_t, first_t = torch.tensor(starts), torch.tensor(first)
+            starts_t, first_t = _sliding_windows(N, T, stride)
             pos = torch.arange(T)
-            for i in range(0, len(starts), batch_size):
+            for i in range(0, len(starts_t), batch_size):
                 idx = starts_t[i : i + batch_size, None] + pos  # (b, T)
                 logits, _ = model(ids[idx].to(device))
                 losses = F.cross_entropy(
@@ -602,6 +498,73 @@ def evaluate_gpt(model: GPT, ids, batch_size: int = 32, *, stride: int | None = 
     finally:
         model.train(was_training)
     return total / N
+
+
+def _sliding_windows(N: int, T: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(starts, first)``: window k reads positions ``starts[k] .. starts[k] + T - 1`` of ``N``
+    predictions and scores them from its position ``first[k]`` on, so each is scored once."""
+    starts = list(range(0, N - T + 1, stride))
+    first = [0] + [T - stride] * (len(starts) - 1)
+    covered = starts[-1] + T
+    if covered < N:  # a last window flush with the end scores what is left
+        starts.append(N - T)
+        first.append(T - (N - covered))
+    return torch.tensor(starts), torch.tensor(first)
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _check_gpt_config(c: GPTConfig) -> None:
+    for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if c.n_embd % c.n_head:
+        raise ValueError(
+            f"n_embd={c.n_embd} must be divisible by n_head={c.n_head}: each head "
+            f"gets n_embd // n_head channels"
+        )
+    if c.pos_emb not in ("learned", "sinusoidal", "rope"):
+        raise ValueError(f"pos_emb must be 'learned', 'sinusoidal' or 'rope', got {c.pos_emb!r}")
+    if c.activation not in ("gelu", "relu2"):
+        raise ValueError(f"activation must be 'gelu' or 'relu2', got {c.activation!r}")
+    if c.pos_emb == "rope" and (c.n_embd // c.n_head) % 2:
+        raise ValueError(
+            f"rotary positions need an even head size, got n_embd // n_head = "
+            f"{c.n_embd // c.n_head}"
+        )
+    if c.norm not in ("pre", "post"):
+        raise ValueError(f"norm must be 'pre' or 'post', got {c.norm!r}")
+    if c.pos_emb == "sinusoidal" and c.n_embd % 2:
+        raise ValueError(f"sinusoidal positions need an even n_embd, got {c.n_embd}")
+    if not 0.0 <= c.dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {c.dropout}")
+
+
+def _check_gpt_input(idx, start: int, kv_caches, n_layer: int, block_size: int) -> None:
+    if idx.dim() != 2:
+        raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
+    T = idx.size(1)
+    if start + T > block_size:
+        raise ValueError(
+            f"the input has {start + T} positions"
+            + (f" ({start} cached + {T} new)" if start else "")
+            + f" but block_size is {block_size}: the model has no position "
+            f"beyond it. Crop the input to its last {block_size} tokens "
+            f"(idx[:, -{block_size}:]), as generate() does"
+        )
+    if kv_caches is not None and len(kv_caches) != n_layer:
+        raise ValueError(
+            f"kv_caches must hold one KVCache per layer ({n_layer}), got {len(kv_caches)}"
+        )
+
+
+def _check_eval_args(ids: torch.Tensor, stride: int | None, T: int) -> None:
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be 1-D with at least 2 tokens, got shape {tuple(ids.shape)}")
+    if stride is not None and not (isinstance(stride, int) and 1 <= stride <= T):
+        raise ValueError(f"stride must be an int in 1..block_size={T} or None, got {stride!r}")
 
 
 # --- the lesson's training run --------------------------------------------------------------

@@ -207,10 +207,10 @@ def test_split_and_merge_heads():
         split_heads(x, 3)
 
 
-def _pair(C=16, n_heads=4, bias=True):
+def _pair(C=16, n_head=4, bias=True):
     torch.manual_seed(0)
-    ref = nn.MultiheadAttention(C, n_heads, batch_first=True, bias=bias).double()
-    ours = MultiHeadAttention(C, n_heads, bias=bias).double().load_torch_weights(ref)
+    ref = nn.MultiheadAttention(C, n_head, batch_first=True, bias=bias).double()
+    ours = MultiHeadAttention(C, n_head, bias=bias).double().load_torch_weights(ref)
     return ours, ref
 
 
@@ -322,9 +322,7 @@ class MultiHeadAttentionBlock(nn.Module):
 
 def test_mha_input_errors_and_weight_loading_checks():
     mha = MultiHeadAttention(16, 4)
-    with pytest.raises(
-        ValueError, match=r"query must have shape \(B, T, C\) with C = d_model = 16"
-    ):
+    with pytest.raises(ValueError, match=r"query must have shape \(B, T, C\) with C = n_embd = 16"):
         mha(torch.randn(2, 5, 8))
     with pytest.raises(ValueError, match="key_padding_mask must be a bool"):
         mha(torch.randn(2, 5, 16), key_padding_mask=torch.ones(2, 5))
@@ -332,7 +330,7 @@ def test_mha_input_errors_and_weight_loading_checks():
         MultiHeadAttention(10, 4)
     with pytest.raises(ValueError, match="num_heads=2"):
         mha.load_torch_weights(nn.MultiheadAttention(16, 2))
-    assert "head_dim=4" in repr(mha)
+    assert "n_embd=16, n_head=4, head_dim=4" in repr(mha)
 
 
 # --- additive attention ---------------------------------------------------------------------
@@ -391,7 +389,8 @@ def _batch():
 @pytest.mark.parametrize("attention", [True, False])
 def test_seq2seq_shapes_and_padding_does_not_leak(attention):
     torch.manual_seed(0)
-    model = Seq2Seq(Seq2SeqConfig(10, 12, emb_dim=8, hidden=16, attn_dim=8, attention=attention))
+    config = Seq2SeqConfig(10, 12, n_embd=8, hidden_size=16, attn_dim=8, attention=attention)
+    model = Seq2Seq(config)
     model.eval()
     src, lengths, tgt_in, tgt_out = _batch()
     logits, w = model(src, lengths, tgt_in)
@@ -411,7 +410,7 @@ def test_seq2seq_shapes_and_padding_does_not_leak(attention):
 
 def test_seq2seq_learns_to_copy_and_generate_stops_at_eos():
     torch.manual_seed(0)
-    model = Seq2Seq(Seq2SeqConfig(10, 10, emb_dim=16, hidden=32, attn_dim=16))
+    model = Seq2Seq(Seq2SeqConfig(10, 10, n_embd=16, hidden_size=32, attn_dim=16))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(0)
     for _ in range(150):  # copy 3 random tokens (ids 3..9): target = source

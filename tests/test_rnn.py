@@ -155,7 +155,7 @@ def test_stack_input_error():
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_char_rnn_fused_and_ours_match(cell):
-    model = rnn.CharRNN(11, 8, num_layers=2, cell=cell, fused=True).double()
+    model = rnn.CharRNN(rnn.CharRNNConfig(11, 8, n_layer=2, cell=cell, fused=True)).double()
     ours = model.converted(fused=False)
     assert isinstance(ours.rnn, rnn.LSTM if cell == "lstm" else rnn.RNN)
     assert isinstance(model.rnn, nn.LSTM if cell == "lstm" else nn.RNN)
@@ -182,12 +182,15 @@ def test_char_rnn_fused_and_ours_match(cell):
 
 def test_char_rnn_errors_and_size():
     with pytest.raises(ValueError, match="cell must be one of"):
-        rnn.CharRNN(10, cell="gru")
+        rnn.CharRNNConfig(10, cell="gru")
     with pytest.raises(ValueError, match=r"token ids of shape \(B, T\)"):
-        rnn.CharRNN(10, 8)(torch.zeros(5, dtype=torch.long))
+        rnn.CharRNN(rnn.CharRNNConfig(10, 8))(torch.zeros(5, dtype=torch.long))
     with pytest.raises(ValueError, match="tokenizer has 3 tokens but vocab_size is 10"):
-        rnn.CharRNN(10, 8, tokenizer=CharTokenizer().train("abc"))
-    m = rnn.CharRNN(10, 8, embed_size=4)
+        rnn.CharRNN(rnn.CharRNNConfig(10, 8), tokenizer=CharTokenizer().train("abc"))
+    with pytest.raises(ValueError, match="n_layer must be a positive int"):
+        rnn.CharRNNConfig(10, 8, n_layer=0)
+    m = rnn.CharRNN(rnn.CharRNNConfig(10, 8, n_embd=4))
+    assert rnn.CharRNNConfig(10, 8).n_embd == 8  # the embedding width defaults to hidden_size
     # embed 10*4, LSTM 4*8*(4+8) + 2*4*8, head 8*10 + 10
     assert m.num_parameters() == 40 + 32 * 12 + 64 + 90
 
@@ -199,57 +202,53 @@ def test_char_rnn_errors_and_size():
 def char_model():
     tok = CharTokenizer().train("abcdefgh \n")
     torch.manual_seed(0)
-    return rnn.CharRNN(len(tok), 16, tokenizer=tok).double()
+    return rnn.CharRNN(rnn.CharRNNConfig(len(tok), 16), tokenizer=tok).double()
 
 
 def test_generate_greedy_is_deterministic_and_argmax(char_model):
-    a = rnn.generate(char_model, "abc", 20, temperature=0)
-    b = rnn.generate(char_model, "abc", 20, temperature=0, seed=5)
-    assert a == b and a.startswith("abc") and len(a) == 23
+    tok = char_model.tokenizer
+    a = rnn.generate(char_model, tok.encode("abc"), 20, temperature=0)
+    b = rnn.generate(char_model, torch.tensor(tok.encode("abc")), 20, temperature=0, seed=5)
+    assert torch.equal(a, b) and a.shape == (23,) and a.dtype == torch.long
+    assert tok.decode(a).startswith("abc")
     # the same as a hand-written argmax loop over the whole context
-    tok, ids = char_model.tokenizer, char_model.tokenizer.encode("abc")
+    ids = tok.encode("abc")
     for _ in range(20):
         logits, _ = char_model(torch.tensor([ids]))
         ids.append(int(logits[0, -1].argmax()))
-    assert a == tok.decode(ids)
-    assert rnn.generate(char_model, "abc", 20, temperature=0.7, top_k=1) == a
+    assert a.tolist() == ids
+    assert torch.equal(rnn.generate(char_model, tok.encode("abc"), 20, 0.7, top_k=1), a)
+    assert torch.equal(rnn.generate(char_model, tok.encode("abc"), 20, 0.7, top_p=1e-6), a)
 
 
-def test_generate_sampling_seeded_and_generic_models(char_model):
-    a = rnn.generate(char_model, "a", 30, temperature=1.0, seed=3)
-    assert a == rnn.generate(char_model, "a", 30, temperature=1.0, seed=3)
-    assert a != rnn.generate(char_model, "a", 30, temperature=1.0, seed=4)
-
-    class LogitsOnly(nn.Module):  # a model without a recurrent state: re-run on the context
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, idx):
-            return self.m(idx)[0]
-
-    wrapped = LogitsOnly(char_model)
-    tok = char_model.tokenizer
-    assert rnn.generate(wrapped, "a", 15, temperature=0, tokenizer=tok) == rnn.generate(
-        char_model, "a", 15, temperature=0
-    )
-    assert rnn.generate(char_model, "ab", 0) == "ab"
+def test_generate_sampling_seeded_and_batched(char_model):
+    a = rnn.generate(char_model, [0], 30, temperature=1.0, seed=3)
+    assert torch.equal(a, rnn.generate(char_model, [0], 30, temperature=1.0, seed=3))
+    assert not torch.equal(a, rnn.generate(char_model, [0], 30, temperature=1.0, seed=4))
+    # a batch of prompts: each row continues its own prompt, as one prompt alone would (greedy)
+    batch = rnn.generate(char_model, [[0, 1], [2, 3]], 10, temperature=0)
+    assert batch.shape == (2, 12)
+    assert torch.equal(batch[1], rnn.generate(char_model, [2, 3], 10, temperature=0))
+    assert rnn.generate(char_model, [0, 1], 0).tolist() == [0, 1]
 
 
 def test_generate_errors(char_model):
     with pytest.raises(ValueError, match="temperature must be >= 0"):
-        rnn.generate(char_model, "a", 5, temperature=-0.5)
-    with pytest.raises(ValueError, match="prompt is empty"):
-        rnn.generate(char_model, "", 5)
-    with pytest.raises(ValueError, match="not in the vocabulary: 'X', 'z'"):
-        rnn.generate(char_model, "abzX", 5)
+        rnn.generate(char_model, [0], 5, temperature=-0.5)
+    with pytest.raises(ValueError, match="at least one token"):
+        rnn.generate(char_model, [], 5)
+    with pytest.raises(ValueError, match="vocabulary"):
+        rnn.generate(char_model, [len(char_model.tokenizer)], 5)
     with pytest.raises(ValueError, match="top_k must be a positive int"):
-        rnn.generate(char_model, "a", 5, top_k=0)
-    with pytest.raises(ValueError, match="needs a tokenizer"):
-        rnn.generate(rnn.CharRNN(10, 4), "a", 5)
+        rnn.generate(char_model, [0], 5, top_k=0)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        rnn.generate(char_model, [0], -1)
 
 
-def test_next_token_probs():
+def test_next_token_probs_is_the_shared_sampler():
+    from course_lib import sampling, transformer
+
+    assert rnn.next_token_probs is sampling.next_token_probs is transformer.next_token_probs
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
     torch.testing.assert_close(rnn.next_token_probs(logits), logits.softmax(-1))
     torch.testing.assert_close(rnn.next_token_probs(logits, 0.5), (logits * 2).softmax(-1))
@@ -286,7 +285,7 @@ def test_evaluate_lm_scores_every_token_once(char_model):
 
 def test_input_gradient_norms_match_autograd_and_clip():
     torch.manual_seed(0)
-    model = rnn.CharRNN(7, 6, cell="rnn").double()
+    model = rnn.CharRNN(rnn.CharRNNConfig(7, 6, cell="rnn")).double()
     ids = torch.randint(7, (4, 9))
     norms = rnn.input_gradient_norms(model, ids)
     emb = model.embed(ids[:, :-1]).detach().requires_grad_(True)
@@ -327,7 +326,7 @@ def test_rnn_bptt_by_hand_equals_autograd():
 @pytest.mark.parametrize("layers", [1, 2])
 def test_trace_lstm_reproduces_the_fused_model(layers):
     torch.manual_seed(0)
-    model = rnn.CharRNN(9, 6, num_layers=layers).double().eval()
+    model = rnn.CharRNN(rnn.CharRNNConfig(9, 6, n_layer=layers)).double().eval()
     ids = torch.randint(9, (12,))
     tr = rnn.trace_lstm(model, ids)
     out, (h_n, c_n) = model.rnn(model.embed(ids[None]))
@@ -337,7 +336,7 @@ def test_trace_lstm_reproduces_the_fused_model(layers):
         assert tr[g].shape == (12, 6) and tr[g].min() > 0 and tr[g].max() < 1
     torch.testing.assert_close(tr["c"][1], tr["f"][1] * tr["c"][0] + tr["i"][1] * tr["g"][1])
     with pytest.raises(ValueError, match="needs an LSTM"):
-        rnn.trace_lstm(rnn.CharRNN(9, 6, cell="rnn"), ids)
+        rnn.trace_lstm(rnn.CharRNN(rnn.CharRNNConfig(9, 6, cell="rnn")), ids)
 
 
 def test_recipe_and_train_char_model_run_end_to_end():
@@ -357,7 +356,7 @@ def test_recipe_and_train_char_model_run_end_to_end():
 
 def test_input_gradient_norms_run_in_float64_by_default():
     torch.manual_seed(0)
-    model = rnn.CharRNN(7, 6, cell="rnn")  # float32
+    model = rnn.CharRNN(rnn.CharRNNConfig(7, 6, cell="rnn"))  # float32
     ids = torch.randint(7, (2, 30))
     norms = rnn.input_gradient_norms(model, ids)
     assert norms.dtype == torch.float64 and next(model.parameters()).dtype == torch.float32
@@ -377,7 +376,7 @@ def test_load_results_says_how_to_make_the_file(monkeypatch, tmp_path):
 @pytest.mark.parametrize("fused", [True, False])
 def test_forget_bias_sets_only_the_forget_gate(fused):
     H = 5
-    m = rnn.CharRNN(7, H, num_layers=2, fused=fused, forget_bias=1.5)
+    m = rnn.CharRNN(rnn.CharRNNConfig(7, H, n_layer=2, fused=fused, forget_bias=1.5))
     for k in range(2):
         b_ih, b_hh = getattr(m.rnn, f"bias_ih_l{k}"), getattr(m.rnn, f"bias_hh_l{k}")
         assert torch.all(b_ih[H : 2 * H] == 1.5) and torch.all(b_hh[H : 2 * H] == 0)
@@ -385,4 +384,4 @@ def test_forget_bias_sets_only_the_forget_gate(fused):
     tr = rnn.trace_lstm(m, torch.zeros(1, dtype=torch.long))
     assert tr["f"].mean() > 0.7  # sigmoid(1.5 + small) ~ 0.82
     with pytest.raises(ValueError, match="LSTMs only"):
-        rnn.CharRNN(7, H, cell="rnn", forget_bias=1.0)
+        rnn.CharRNNConfig(7, H, cell="rnn", forget_bias=1.0)

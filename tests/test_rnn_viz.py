@@ -17,7 +17,7 @@ TEXT = "HOT.\nAnd you in Hell,\nas oft as he hears.\n"
 @pytest.fixture
 def trace():
     torch.manual_seed(0)
-    model = rnn.CharRNN(30, 8)
+    model = rnn.CharRNN(rnn.CharRNNConfig(30, 8))
     ids = torch.tensor([ord(c) % 30 for c in TEXT])
     return rnn.trace_lstm(model, ids)
 

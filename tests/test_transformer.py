@@ -59,7 +59,7 @@ all_configs = st.one_of(configs, rope_configs)
 def _reference_layer(block: tfm.Block, norm_first: bool) -> nn.TransformerEncoderLayer:
     """PyTorch's encoder layer with ``block``'s weights (float64)."""
     attn = block.attn
-    C, H = attn.d_model, attn.n_heads
+    C, H = attn.n_embd, attn.n_head
     ref = nn.TransformerEncoderLayer(
         C,
         H,

@@ -231,14 +231,14 @@ def _heads_inputs(rng):
     return torch.randn(B, T, H * D, generator=g), H
 
 
-def _reshape_only_split(x, n_heads):
+def _reshape_only_split(x, n_head):
     B, T, C = x.shape
-    return x.reshape(B, n_heads, T, C // n_heads)
+    return x.reshape(B, n_head, T, C // n_head)
 
 
-def _no_transpose_split(x, n_heads):
+def _no_transpose_split(x, n_head):
     B, T, C = x.shape
-    return x.reshape(B, T, n_heads, C // n_heads)
+    return x.reshape(B, T, n_head, C // n_head)
 
 
 SPLIT_HINTS = [
@@ -257,7 +257,7 @@ SPLIT_HINTS = [
 
 
 def check_split_heads(split_heads_fn, trials: int = 20) -> bool:
-    """``split_heads(x, n_heads)``: ``(B, T, C)`` -> ``(B, H, T, C // H)``."""
+    """``split_heads(x, n_head)``: ``(B, T, C)`` -> ``(B, H, T, C // H)``."""
     return check_function(
         split_heads_fn,
         split_heads,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..rnn import next_token_probs
+from ..sampling import next_token_probs
 from . import Hint, check_function
 
 # --- GRU cell ---------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def _probs_inputs(rng: random.Random):
 
 def check_next_token_probs(fn, *, verbose: bool = True) -> bool:
     """Check ``fn(logits, temperature, top_k) -> probs`` (same shape as ``logits (..., V)``)
-    against :func:`course_lib.rnn.next_token_probs`; the first cases always include
+    against :func:`course_lib.sampling.next_token_probs`; the first cases always include
     temperature 0, top-k and a temperature other than 1."""
     rng = random.Random()
     fixed = [

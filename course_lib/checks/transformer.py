@@ -12,7 +12,8 @@ import random
 import torch
 from torch import nn
 
-from ..transformer import Block, GPTConfig, next_token_probs, num_parameters_formula
+from ..sampling import next_token_probs
+from ..transformer import Block, GPTConfig, num_parameters_formula
 from . import Hint, check_function
 
 # --- the block's forward pass -----------------------------------------------------------------
