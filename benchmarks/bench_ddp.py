@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_lib import train_ddp  # noqa: E402
+from course_lib import ddp_launch, train_ddp  # noqa: E402
 
 
 def _row(r: dict) -> dict:
@@ -62,24 +62,18 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     model = args.model or ("tiny" if args.fast else "lesson05")
     steps = args.steps or (20 if args.fast else 200)
-    kw = dict(
+    options = train_ddp.DDPOptions(
         steps=steps,
         model=model,
         global_batch_size=args.global_batch_size,
         eval_every=args.eval_every,
+        checkpoint=False,
     )
     with tempfile.TemporaryDirectory(prefix="bench_ddp_") as tmp:
         single = train_ddp.train_single(
-            out_dir=Path(tmp, "single"),
-            threads=args.single_threads,
-            progress=False,
-            checkpoint=False,
-            verbose=False,
-            **kw,
+            options.replace(out_dir=Path(tmp, "single"), threads=args.single_threads, verbose=False)
         )
-        ddp = train_ddp.launch(
-            nproc=args.nproc, out_dir=Path(tmp, "ddp"), checkpoint=False, log_every=0, **kw
-        )
+        ddp = ddp_launch.launch(args.nproc, options.replace(out_dir=Path(tmp, "ddp"), log_every=0))
     d = train_ddp.loss_difference(single, ddp)
     out = {
         "benchmark": "ddp",
