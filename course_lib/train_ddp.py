@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 from .runtime import by_mode, get_device, relpath, seed_everything
-from .train import History, lm_loss, save_checkpoint, train
+from .train import lm_loss, save_checkpoint, train
 
 # the lesson's recipe and data (one block, so that it can follow them when they move)
 from .transformer import GPTRecipe, shakespeare_char_data
@@ -339,7 +339,7 @@ def loss_difference(a: dict, b: dict) -> dict:
 
 def _summary(options, recipe, net, result, seconds, *, world, backend, dev) -> dict:
     """What ``history.json`` holds: the per-step history and the run's settings."""
-    h: History = result.history
+    h = result.history
     return {
         "history": {
             "step": h.step,
@@ -401,22 +401,20 @@ def _cpu_cores() -> int:
 
 
 def _pick_device(device: str, local_rank: int, local_world: int) -> torch.device:
-    """``auto``: a GPU per rank when there are enough of them, else the CPU (DDP does not run on
-    mps)."""
+    """The rank's device: ``cuda:LOCAL_RANK`` for ``"cuda"``, and for ``"auto"`` when this node
+    has a GPU per rank; else ``device`` itself (``"auto"``: the CPU, as DDP does not run on mps)."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if device == "auto":
-        if torch.cuda.is_available() and torch.cuda.device_count() >= local_world:
-            return torch.device("cuda", local_rank)
-        return torch.device("cpu")
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' was asked for but CUDA is not available here")
-        if torch.cuda.device_count() < local_world:
-            raise RuntimeError(
-                f"{local_world} processes on this node but {torch.cuda.device_count()} GPU(s): "
-                "nccl needs one GPU per process; start fewer (--nproc_per_node)"
-            )
-        return torch.device("cuda", local_rank)
-    return get_device(device)
+        device = "cuda" if gpus >= local_world else "cpu"
+    if device != "cuda":
+        return get_device(device)
+    get_device("cuda")  # says what is available when CUDA is not
+    if gpus < local_world:
+        raise RuntimeError(
+            f"{local_world} processes on this node but {gpus} GPU(s): nccl needs one GPU per "
+            "process; start fewer (--nproc_per_node)"
+        )
+    return torch.device("cuda", local_rank)
 
 
 # --- checks ---------------------------------------------------------------------------------
