@@ -263,7 +263,12 @@ def _parser() -> argparse.ArgumentParser:
         help="rows per step over all processes; must divide by their number (default: recipe)",
     )
     p.add_argument(
-        "--out", "--out-dir", dest="out_dir", required=True, help="folder for the results"
+        "--out",
+        "--out-dir",
+        dest="out_dir",
+        metavar="DIR",
+        required=True,
+        help="folder for history.json and checkpoint.pt",
     )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
