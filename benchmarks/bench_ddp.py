@@ -48,6 +48,16 @@ def _row(r: dict) -> dict:
 
 
 def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    out = measure(args)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table(out)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nproc", type=int, default=2, help="processes for the DDP run")
     ap.add_argument("--steps", type=int, default=None, help="default 200 (fast: 20)")
@@ -59,7 +69,11 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--fast", action="store_true", help="the tiny model, 20 steps")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def measure(args) -> dict:
+    """One process, then ``args.nproc`` under torchrun, on the same options; the JSON object."""
     model = args.model or ("tiny" if args.fast else "lesson05")
     steps = args.steps or (20 if args.fast else 200)
     options = train_ddp.DDPOptions(
@@ -75,7 +89,7 @@ def main(argv=None) -> int:
         )
         ddp = ddp_launch.launch(args.nproc, options.replace(out_dir=Path(tmp, "ddp"), log_every=0))
     d = train_ddp.loss_difference(single, ddp)
-    out = {
+    return {
         "benchmark": "ddp",
         "config": {
             "model": model,
@@ -96,9 +110,9 @@ def main(argv=None) -> int:
         "max_rel_diff": d["max_rel"],
         "max_diff_step": d["step"],
     }
-    if args.json:
-        print(json.dumps(out))
-        return 0
+
+
+def _print_table(out: dict) -> None:
     c = out["config"]
     print(
         f"DDP: model {c['model']} ({c['params']:,} parameters), {c['steps']} steps, global batch "
@@ -111,7 +125,7 @@ def main(argv=None) -> int:
     )
     print(head)
     print("-" * len(head))
-    for name, r in (("1 process", out["single"]), (f"{args.nproc} processes", out["ddp"])):
+    for name, r in (("1 process", out["single"]), (f"{c['nproc']} processes", out["ddp"])):
         val = f"{r['final_val_loss']:>7.4f}" if r["final_val_loss"] is not None else f"{'-':>7}"
         print(
             f"{name:<16} {r['threads_each']:>7} {r['rows_each']:>5} {r['seconds']:>8.1f} "
@@ -123,7 +137,6 @@ def main(argv=None) -> int:
         f"{out['max_abs_diff']:.1e} nats (relative {out['max_rel_diff']:.1e}, step "
         f"{out['max_diff_step']})"
     )
-    return 0
 
 
 if __name__ == "__main__":
