@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_lib import train_ddp  # noqa: E402
+from course_lib import ddp_launch, train_ddp  # noqa: E402
 
 
 def _row(r: dict) -> dict:
@@ -48,6 +48,16 @@ def _row(r: dict) -> dict:
 
 
 def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    out = measure(args)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table(out)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nproc", type=int, default=2, help="processes for the DDP run")
     ap.add_argument("--steps", type=int, default=None, help="default 200 (fast: 20)")
@@ -59,29 +69,27 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--fast", action="store_true", help="the tiny model, 20 steps")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def measure(args) -> dict:
+    """One process, then ``args.nproc`` under torchrun, on the same options; the JSON object."""
     model = args.model or ("tiny" if args.fast else "lesson05")
     steps = args.steps or (20 if args.fast else 200)
-    kw = dict(
+    options = train_ddp.DDPOptions(
         steps=steps,
         model=model,
         global_batch_size=args.global_batch_size,
         eval_every=args.eval_every,
+        checkpoint=False,
     )
     with tempfile.TemporaryDirectory(prefix="bench_ddp_") as tmp:
         single = train_ddp.train_single(
-            out_dir=Path(tmp, "single"),
-            threads=args.single_threads,
-            progress=False,
-            checkpoint=False,
-            verbose=False,
-            **kw,
+            options.replace(out_dir=Path(tmp, "single"), threads=args.single_threads, verbose=False)
         )
-        ddp = train_ddp.launch(
-            nproc=args.nproc, out_dir=Path(tmp, "ddp"), checkpoint=False, log_every=0, **kw
-        )
+        ddp = ddp_launch.launch(args.nproc, options.replace(out_dir=Path(tmp, "ddp"), log_every=0))
     d = train_ddp.loss_difference(single, ddp)
-    out = {
+    return {
         "benchmark": "ddp",
         "config": {
             "model": model,
@@ -102,9 +110,9 @@ def main(argv=None) -> int:
         "max_rel_diff": d["max_rel"],
         "max_diff_step": d["step"],
     }
-    if args.json:
-        print(json.dumps(out))
-        return 0
+
+
+def _print_table(out: dict) -> None:
     c = out["config"]
     print(
         f"DDP: model {c['model']} ({c['params']:,} parameters), {c['steps']} steps, global batch "
@@ -117,7 +125,7 @@ def main(argv=None) -> int:
     )
     print(head)
     print("-" * len(head))
-    for name, r in (("1 process", out["single"]), (f"{args.nproc} processes", out["ddp"])):
+    for name, r in (("1 process", out["single"]), (f"{c['nproc']} processes", out["ddp"])):
         val = f"{r['final_val_loss']:>7.4f}" if r["final_val_loss"] is not None else f"{'-':>7}"
         print(
             f"{name:<16} {r['threads_each']:>7} {r['rows_each']:>5} {r['seconds']:>8.1f} "
@@ -129,7 +137,6 @@ def main(argv=None) -> int:
         f"{out['max_abs_diff']:.1e} nats (relative {out['max_rel_diff']:.1e}, step "
         f"{out['max_diff_step']})"
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""course_lib.train_ddp: sharding, error messages, and a real two-process run under torchrun.
+"""course_lib.train_ddp and ddp_launch: sharding, options, error messages, and a real two-process
+run under torchrun.
 
 The two-process run (gloo on the CPU, the ``tiny`` model, 12 steps) must log the same per-step
 global-mean losses as one process on the same global batch. Measured here: largest relative
@@ -11,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from course_lib import train_ddp
+from course_lib import ddp_launch, train_ddp
 from course_lib.data import LMBatcher
 from course_lib.train import lm_loss, load_checkpoint
 from course_lib.transformer import GPT, GPTConfig
@@ -80,7 +81,7 @@ def test_batch_not_divisible_names_the_numbers():
     with pytest.raises(ValueError, match=r"global batch size \(15\).*processes \(2\).*14 or 16"):
         train_ddp.check_world(15, 2)
     with pytest.raises(ValueError, match=r"\(15\).*\(2\)"):
-        train_ddp.launch(nproc=2, steps=1, out_dir="unused", model="tiny", global_batch_size=15)
+        ddp_launch.launch(nproc=2, steps=1, out_dir="unused", model="tiny", global_batch_size=15)
     with pytest.raises(ValueError, match=r"batch size \(5\).*processes \(2\)"):
         train_ddp.shard(torch.zeros(5, 3), 0, 2)
 
@@ -88,7 +89,7 @@ def test_batch_not_divisible_names_the_numbers():
 @pytest.mark.parametrize("nproc", [0, -1])
 def test_nproc_below_one(nproc, tmp_path):
     with pytest.raises(ValueError, match=r"number of processes must be an int >= 1"):
-        train_ddp.launch(nproc=nproc, steps=1, out_dir=tmp_path, model="tiny")
+        ddp_launch.launch(nproc=nproc, steps=1, out_dir=tmp_path, model="tiny")
     assert not any(tmp_path.iterdir())  # nothing was started
 
 
@@ -102,28 +103,59 @@ def test_torchrun_missing_says_so(monkeypatch, tmp_path):
         lambda name, *a: None if name == "torch.distributed.run" else real(name, *a),
     )
     with pytest.raises(RuntimeError, match=r"torchrun.*missing.*train_single"):
-        train_ddp.launch(nproc=2, steps=1, out_dir=tmp_path, model="tiny")
+        ddp_launch.launch(nproc=2, steps=1, out_dir=tmp_path, model="tiny")
     monkeypatch.setattr(torch.distributed, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match=r"no torch.distributed"):
-        train_ddp.launch(nproc=2, steps=1, out_dir=tmp_path, model="tiny")
+        ddp_launch.launch(nproc=2, steps=1, out_dir=tmp_path, model="tiny")
 
 
 def test_command_line_rejects_a_batch_the_world_cannot_split(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
     with pytest.raises(SystemExit) as e:
-        train_ddp.main(["--model", "tiny", "--global-batch-size", "7", "--out", str(tmp_path)])
+        ddp_launch.main(["--model", "tiny", "--global-batch-size", "7", "--out", str(tmp_path)])
     assert e.value.code == 2
     assert "(7) is not divisible by the number of processes (2)" in capsys.readouterr().err
 
 
 def test_unknown_model_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown model 'huge'.*lesson05.*tiny"):
-        train_ddp.recipe_for("huge")
+        train_ddp.DDPOptions(model="huge")
+    with pytest.raises(ValueError, match=r"steps must be >= 1"):
+        train_ddp.train_single(steps=0, model="tiny")
+
+
+def test_options_survive_the_command_line():
+    """What launch() passes to each rank: the flags give the same DDPOptions back."""
+    options = train_ddp.DDPOptions(
+        steps=7,
+        out_dir="/tmp/x",
+        model="tiny",
+        global_batch_size=12,
+        lr=2.5e-3,
+        seed=3,
+        eval_every=0,
+        log_every=0,
+        threads=1,
+        progress=True,
+        checkpoint=False,
+        verbose=False,
+    )
+    args = ddp_launch._cli_args(options)
+    assert train_ddp.DDPOptions(**vars(ddp_launch._parser().parse_args(args))) == options
+    assert ddp_launch._parser().parse_args(["--out", "d"]).device == "auto"  # GPUs when there
+
+
+def test_recipe_takes_the_changes_and_checks_the_world():
+    recipe = train_ddp.DDPOptions(model="tiny", global_batch_size=12, lr=1e-4).recipe(world_size=2)
+    assert (recipe.batch_size, recipe.lr, recipe.min_lr) == (12, 1e-4, pytest.approx(1e-5))
+    assert recipe.n_embd == train_ddp.RECIPES["tiny"].n_embd
+    with pytest.raises(ValueError, match=r"validation batch size \(16\).*processes \(3\)"):
+        train_ddp.DDPOptions(model="tiny", global_batch_size=12).recipe(world_size=3)
 
 
 def test_torchrun_command_stays_on_loopback():
-    cmd = train_ddp.torchrun_command(2, ["--steps", "3"], port=29999)
+    cmd = ddp_launch.torchrun_command(2, ["--steps", "3"], port=29999)
     assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert "--nproc_per_node=2" in cmd and "--master_addr=127.0.0.1" in cmd
     assert "--master_port=29999" in cmd and "--local_addr=127.0.0.1" in cmd
@@ -132,7 +164,7 @@ def test_torchrun_command_stays_on_loopback():
 
 def test_launch_timeout_stops_the_run(tmp_path):
     with pytest.raises(RuntimeError, match=r"did not finish within 0.5 s and was stopped"):
-        train_ddp.launch(nproc=2, steps=1000, out_dir=tmp_path, model="tiny", timeout=0.5)
+        ddp_launch.launch(nproc=2, steps=1000, out_dir=tmp_path, model="tiny", timeout=0.5)
     assert not (tmp_path / "history.json").exists()
 
 
@@ -143,7 +175,7 @@ def test_command_line_single_process_writes_history_and_checkpoint(tmp_path, cap
     import json
 
     torch.set_num_threads(1)
-    assert train_ddp.main(["--model", "tiny", "--steps", "3", "--out", str(tmp_path)]) == 0
+    assert ddp_launch.main(["--model", "tiny", "--steps", "3", "--out", str(tmp_path)]) == 0
     out = json.loads((tmp_path / "history.json").read_text())
     assert out["world_size"] == 1 and out["history"]["step"] == [1, 2, 3]
     assert len(out["history"]["loss"]) == 3 and out["global_batch_size"] == 8
@@ -169,7 +201,7 @@ def runs(tmp_path_factory):
     torch.set_num_threads(1)  # as each of the two ranks: the same arithmetic, no oversubscription
     try:
         root = tmp_path_factory.mktemp("ddp")
-        ddp = train_ddp.launch(nproc=2, steps=STEPS, out_dir=root / "ddp", model="tiny")
+        ddp = ddp_launch.launch(nproc=2, steps=STEPS, out_dir=root / "ddp", model="tiny")
         single = train_ddp.train_single(
             steps=STEPS, out_dir=root / "single", model="tiny", progress=False
         )
@@ -216,13 +248,14 @@ def test_rank_zero_checkpoint_holds_the_unwrapped_model(runs):
 
 
 def test_plot_overlay_draws_both_curves(runs):
+    viz_train = pytest.importorskip("course_lib.viz.train")  # the figure lives with the viz
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     single, ddp, _ = runs
-    fig = train_ddp.plot_overlay(single, ddp)
+    fig = viz_train.plot_overlay(single, ddp)
     ax = fig.axes[0]
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels[0].startswith("1 process") and labels[1].startswith("2 processes x 4 rows")
