@@ -106,6 +106,7 @@ def draw_attention(
     query: int | None = None,
     max_labels: int | None = None,
     fontsize: float | None = None,
+    aspect: str = "auto",
 ):
     """Draw one head's attention weights on ``ax``; returns the image (for a colorbar).
 
@@ -116,16 +117,19 @@ def draw_attention(
         max_labels: label at most this many tokens per axis (every k-th, said in the axis
             labels); ``None`` labels every token.
         fontsize: of the tick labels (default: smaller as the tokens get more).
+        aspect: ``"auto"`` fills the axes; ``"equal"`` keeps the cells square.
     """
     from matplotlib.patches import Rectangle
 
     w = np.asarray(weights, dtype=float)
     T_q, T_k = w.shape
-    im = ax.imshow(w, cmap=HEATMAP_CMAP, vmin=0, vmax=max(float(w.max()), 1e-9), aspect="auto")
+    im = ax.imshow(w, cmap=HEATMAP_CMAP, vmin=0, vmax=max(float(w.max()), 1e-9), aspect=aspect)
     longest = max(T_q, T_k)
     step = 1 if max_labels is None else max(1, -(-longest // max_labels))
     fs = fontsize or heatmap_tick_size(-(-longest // step))
-    ax.set_xticks(range(0, T_k, step), [visible(t) for t in keys[::step]], rotation=90, fontsize=fs)
+    x_labels = [visible(t) for t in keys[::step]]
+    upright = all(len(t) == 1 for t in x_labels)  # characters stand; words lie down
+    ax.set_xticks(range(0, T_k, step), x_labels, rotation=0 if upright else 90, fontsize=fs)
     ax.set_yticks(range(0, T_q, step), [visible(t) for t in queries[::step]], fontsize=fs)
     every = "" if step == 1 else f"; a label every {step} tokens"
     ax.set_xlabel(f"attended to (keys{every})")

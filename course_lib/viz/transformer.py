@@ -236,13 +236,20 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
     H, T = w.shape[1], w.shape[2]
     ncols = min(ncols, H)
     nrows = -(-H // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.3 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.3 * nrows + 0.7), squeeze=False)
     for h, ax in enumerate(axes.flat):
         if h >= H:
             ax.axis("off")
             continue
         draw_attention(
-            ax, w[layer, h], tokens, tokens, query=query, max_labels=24, fontsize=SMALL_SIZE
+            ax,
+            w[layer, h],
+            tokens,
+            tokens,
+            query=query,
+            max_labels=24,
+            fontsize=SMALL_SIZE,
+            aspect="equal",
         )
         if h % ncols:  # the keys/queries names once per row of panels is enough
             ax.set_ylabel("")
