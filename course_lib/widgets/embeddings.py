@@ -117,6 +117,13 @@ def EmbeddingExplorer(
         box.observe(show_analogy, names="value")
     show_neighbours()
     show_analogy()
+    return _layout(word_box, topn_slider, neighbours, boxes, answer)
+
+
+def _layout(word_box, topn_slider, neighbours, boxes, answer):
+    """The explorer's root box, its parts reachable as attributes."""
+    import ipywidgets as widgets
+
     root = widgets.VBox(
         [
             widgets.HTML("<b>Nearest neighbours</b> (cosine similarity)"),
