@@ -147,37 +147,12 @@ class History:
         title: str | None = None,
         label: str | None = None,
     ):
-        """Train loss (raw, faint, and smoothed) and validation loss against steps or seconds.
+        """Train loss (raw, faint, and smoothed) and validation loss against steps or seconds,
+        drawn by :func:`course_lib.viz.train.plot_history`. ``bits=True`` shows bits per token
+        (loss / ln 2). Returns the matplotlib figure."""
+        from .viz.train import plot_history
 
-        ``bits=True`` shows bits per token (loss / ln 2). Returns the matplotlib figure."""
-        import matplotlib.pyplot as plt
-
-        if x not in ("step", "time"):
-            raise ValueError(f"x must be 'step' or 'time', got {x!r}")
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 3.5))
-        fig = ax.figure
-        k = 1 / math.log(2) if bits else 1.0
-        xs = self.step if x == "step" else self.time
-        exs = self.eval_step if x == "step" else self.eval_time
-        name = f"{label}: " if label else ""
-        if self.train_loss:
-            (line,) = ax.plot(xs, [v * k for v in self.train_loss], alpha=0.2, lw=0.8)
-            ax.plot(
-                xs,
-                [v * k for v in self.smoothed_train_loss(window)],
-                color=line.get_color(),
-                label=f"{name}train (mean of {window} steps)",
-            )
-        if self.val_loss:
-            ax.plot(exs, [v * k for v in self.val_loss], "o-", ms=3, label=f"{name}validation")
-        ax.set_xlabel("step" if x == "step" else "seconds")
-        ax.set_ylabel("bits per token" if bits else "loss (nats)")
-        if title:
-            ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        return fig
+        return plot_history(self, ax, x=x, bits=bits, window=window, title=title, label=label)
 
     def __repr__(self) -> str:
         if not self.step:

@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.widgets.attention import (
-    AttentionExplorer,
-    attention_example,
-    plot_attention,
-    plot_attention_grid,
-)
+from course_lib.viz.attention import attention_example, plot_attention, plot_attention_grid
+from course_lib.widgets.attention import AttentionExplorer
 
 matplotlib.use("Agg")
 
@@ -59,7 +55,7 @@ def test_query_and_example_controls():
     before_img, before_html = ex.image.value, ex.tokens.value
     ex.query.value = 1
     assert ex.image.value != before_img and ex.tokens.value != before_html
-    assert "query 1" in ex.tokens.value and "\u2423" in ex.tokens.value  # space made visible
+    assert "query 1" in ex.tokens.value and "\u00b7" in ex.tokens.value  # space made visible
     ex.example.value = 0  # a shorter example clamps the query position
     assert ex.query.value == 1 and ex.query.max == 3
     assert "3 examples, 2 layers, 3 heads" in repr(ex)
@@ -136,7 +132,7 @@ def test_query_outline_moves_down_the_rows_and_cache_stays_consistent():
 
 
 def test_lesson_figures():
-    from course_lib.viz_attention import plot_accuracy_by_length, plot_seq2seq_diagram
+    from course_lib.viz.attention import plot_accuracy_by_length, plot_seq2seq_diagram
 
     fig = plot_seq2seq_diagram(["a", "b"], ["x", "y", "z"], np.array([[1, 0], [0, 1], [0.5, 0.5]]))
     assert len(fig.axes) == 2 and "one vector" in fig.axes[0].get_title()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from course_lib.embeddings import WordVectors
-from course_lib.viz_embeddings import plot_neighbours, plot_projection, plot_word_map, project_2d
+from course_lib.viz.embeddings import plot_neighbours, plot_projection, plot_word_map, project_2d
 from course_lib.widgets.embeddings import EmbeddingExplorer, analogy_html, neighbours_html
 
 matplotlib.use("Agg")
@@ -74,7 +74,7 @@ def test_figures(wv):
 
 def test_widget_module_import_is_light():
     code = (
-        "import sys, course_lib.widgets.embeddings, course_lib.viz_embeddings; "
+        "import sys, course_lib.widgets.embeddings, course_lib.viz.embeddings; "
         "print(any(m in sys.modules for m in ('matplotlib', 'ipywidgets', 'sklearn')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

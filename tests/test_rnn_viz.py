@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_lib import rnn, viz_rnn  # noqa: E402
+from course_lib import rnn  # noqa: E402
+from course_lib.viz import rnn as viz_rnn  # noqa: E402
 from course_lib.widgets.rnn import LSTMUnitExplorer  # noqa: E402
 
 TEXT = "HOT.\nAnd you in Hell,\nas oft as he hears.\n"

@@ -8,12 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from course_lib.tokenize import BPETokenizer, CharTokenizer  # noqa: E402
-from course_lib.widgets.tokenizer import (  # noqa: E402
-    TokenizerPlayground,
-    plot_tokens,
-    render_tokens_html,
-    token_label,
-)
+from course_lib.viz.tokenize import plot_tokens, token_label  # noqa: E402
+from course_lib.widgets.tokenize import TokenizerPlayground, render_tokens_html  # noqa: E402
 
 BPE = BPETokenizer().train("the cat sat on the mat; the cat 🙂 the mat 🙂", 270)
 
@@ -55,7 +51,7 @@ def test_static_fallback_figure():
 
 def test_importing_the_library_stays_headless():
     code = (
-        "import sys, course_lib.tokenize, course_lib.checks.tokenize, course_lib.widgets.tokenizer;"
+        "import sys, course_lib.tokenize, course_lib.checks.tokenize, course_lib.widgets.tokenize;"
         "print('matplotlib' in sys.modules, 'ipywidgets' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,8 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from course_lib import transformer as tfm  # noqa: E402
-from course_lib import viz_transformer as viz  # noqa: E402
 from course_lib.tokenize import CharTokenizer  # noqa: E402
+from course_lib.viz import transformer as viz  # noqa: E402
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 

@@ -1,19 +1,13 @@
 """Attention explorer: pick an example, a layer, a head and a query position; see the weights.
 
-It takes plain data, not a model, so the same explorer serves lesson 04's seq2seq model (one
-layer, one head, target words attending to source words) and lesson 05's transformer (several
-layers and heads, a text attending to itself). Each example is a dict::
-
-    {"source": [...],   # the T_k tokens attended to (keys), as strings
-     "target": [...],   # the T_q tokens that attend (queries); for self-attention, = source
-     "weights": array of shape (layers, heads, T_q, T_k),   # each row sums to 1 (or is 0)
-     "title": "..."}    # optional, shown in the example menu
-
-:func:`attention_example` builds and checks one (it accepts ``(T_q, T_k)`` and
-``(heads, T_q, T_k)`` arrays too). :class:`AttentionExplorer` shows the heatmap of one head with
-the chosen query's row outlined, and the source tokens coloured by that query's weights.
-:func:`plot_attention` and :func:`plot_attention_grid` draw the same pictures as static figures:
-the fallback for readers without live widgets (GitHub, exported HTML, PDF).
+It takes plain data, not a model: a list of examples built by
+:func:`course_lib.viz.attention.attention_example` (tokens and weights ``(layers, heads, T_q,
+T_k)``), so the same explorer serves lesson 04's seq2seq model (one layer, one head, target words
+attending to source words) and lesson 05's transformer (several layers and heads, a text
+attending to itself). :class:`AttentionExplorer` shows the heatmap of one head
+(:func:`course_lib.viz.attention.draw_attention`) with the chosen query's row outlined, and the
+source tokens coloured by that query's weights. Its static fallback, for readers without live
+widgets (GitHub, exported HTML, PDF), is :func:`course_lib.viz.attention.plot_attention_grid`.
 
 matplotlib and ipywidgets are imported inside functions: importing this module stays headless.
 """
@@ -25,117 +19,10 @@ import io
 
 import numpy as np
 
-__all__ = ["attention_example", "plot_attention", "plot_attention_grid", "AttentionExplorer"]
+from ..viz.attention import attention_example, draw_attention, example_list, plot_attention_grid
+from ..viz.style import QUERY_OUTLINE, visible
 
-
-def _label(token) -> str:
-    """Make whitespace visible in tick labels and HTML."""
-    s = str(token)
-    return {" ": "\u2423", "\n": "\\n", "\t": "\\t", "": "\u2205"}.get(s, s.replace("\n", "\\n"))
-
-
-def attention_example(source, target, weights, title: str | None = None) -> dict:
-    """One example for the explorer, checked: ``weights`` ``(T_q, T_k)``, ``(heads, T_q, T_k)``
-    or ``(layers, heads, T_q, T_k)`` (a tensor or an array); ``len(target) == T_q`` and
-    ``len(source) == T_k``."""
-    if hasattr(weights, "detach"):
-        weights = weights.detach().cpu().numpy()
-    w = np.asarray(weights, dtype=float)
-    if w.ndim == 2:
-        w = w[None, None]
-    elif w.ndim == 3:
-        w = w[None]
-    if w.ndim != 4:
-        raise ValueError(
-            f"weights must have shape (layers, heads, T_q, T_k) (or (T_q, T_k), "
-            f"(heads, T_q, T_k)); got {w.shape}"
-        )
-    source, target = [str(t) for t in source], [str(t) for t in target]
-    if w.shape[2:] != (len(target), len(source)):
-        raise ValueError(
-            f"weights end in (T_q, T_k) = {w.shape[2:]}, but there are {len(target)} target "
-            f"(query) tokens and {len(source)} source (key) tokens"
-        )
-    if title is None:
-        title = " ".join(source) if len(source) < 12 else " ".join(source[:10]) + " ..."
-    return {"source": source, "target": target, "weights": w, "title": title}
-
-
-def _check_examples(examples) -> list[dict]:
-    if isinstance(examples, dict):
-        examples = [examples]
-    out = [
-        e if isinstance(e.get("weights"), np.ndarray) and e["weights"].ndim == 4 else None
-        for e in examples
-    ]
-    out = [
-        e if e is not None else attention_example(x["source"], x["target"], x["weights"])
-        for e, x in zip(out, examples, strict=True)
-    ]
-    if not out:
-        raise ValueError("no examples to show: pass a list of attention_example(...) dicts")
-    shapes = {e["weights"].shape[:2] for e in out}
-    if len(shapes) != 1:
-        raise ValueError(f"all examples need the same (layers, heads); got {sorted(shapes)}")
-    return out
-
-
-def _draw(ax, example, layer, head, query, *, cmap="viridis", fontsize=None):
-    w = example["weights"][layer, head]  # (T_q, T_k)
-    T_q, T_k = w.shape
-    im = ax.imshow(w, cmap=cmap, vmin=0, vmax=max(float(w.max()), 1e-9), aspect="auto")
-    fs = fontsize or (9 if max(T_q, T_k) <= 30 else 7 if max(T_q, T_k) <= 60 else 5)
-    ax.set_xticks(range(T_k), [_label(t) for t in example["source"]], rotation=90, fontsize=fs)
-    ax.set_yticks(range(T_q), [_label(t) for t in example["target"]], fontsize=fs)
-    ax.set_xlabel("attended to (keys)")
-    ax.set_ylabel("attending (queries)")
-    if query is not None:
-        from matplotlib.patches import Rectangle
-
-        ax.add_patch(
-            Rectangle((-0.5, query - 0.5), T_k, 1, fill=False, edgecolor="red", linewidth=2)
-        )
-    return im
-
-
-def plot_attention(example, layer: int = 0, head: int = 0, query: int | None = None, ax=None):
-    """Heatmap of one head's weights ``(T_q, T_k)``; ``query`` outlines one row. Returns the
-    matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    example = _check_examples([example])[0]
-    T_q, T_k = example["weights"].shape[2:]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(2 + 0.3 * T_k, 14), min(1.5 + 0.28 * T_q, 12)))
-    _draw(ax, example, layer, head, query)
-    ax.set_title(f"layer {layer}, head {head}")
-    ax.figure.tight_layout()
-    return ax.figure
-
-
-def plot_attention_grid(examples, layer: int = 0, head: int = 0, ncols: int = 2, titles=None):
-    """Static fallback: the heatmaps of several examples side by side. Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    examples = _check_examples(examples)
-    n = len(examples)
-    nrows = -(-n // ncols)
-    T_k = max(e["weights"].shape[3] for e in examples)
-    T_q = max(e["weights"].shape[2] for e in examples)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(ncols * min(2 + 0.3 * T_k, 9), nrows * min(1.8 + 0.28 * T_q, 9)),
-        squeeze=False,
-    )
-    for i, ax in enumerate(axes.flat):
-        if i >= n:
-            ax.axis("off")
-            continue
-        _draw(ax, examples[i], layer, head, None)
-        ax.set_title(titles[i] if titles else examples[i]["title"], fontsize=9)
-    fig.tight_layout()
-    return fig
+__all__ = ["AttentionExplorer", "attention_example"]
 
 
 def _tokens_html(example, layer, head, query) -> str:
@@ -148,13 +35,13 @@ def _tokens_html(example, layer, head, query) -> str:
         spans.append(
             f'<span title="{a:.3f}" style="background: rgba(68, 1, 84, {alpha:.3f}); '
             f"color: {colour}; padding: 2px 4px; margin: 1px; border-radius: 3px; "
-            f'font-family: monospace; display: inline-block">{html.escape(_label(tok))}</span>'
+            f'font-family: monospace; display: inline-block">{html.escape(visible(tok))}</span>'
         )
-    q_tok = html.escape(_label(example["target"][query]))
+    q_tok = html.escape(visible(example["target"][query]))
     best = int(np.argmax(w))
     return (
         f'<div class="attn-tokens"><b>query {query}: <code>{q_tok}</code></b> attends most to '
-        f"<code>{html.escape(_label(example['source'][best]))}</code> "
+        f"<code>{html.escape(visible(example['source'][best]))}</code> "
         f"(weight {float(w[best]):.2f})<br>{''.join(spans)}</div>"
     )
 
@@ -178,7 +65,7 @@ class AttentionExplorer:
     def __init__(self, examples, *, title: str = "", dpi: int = 90):
         import ipywidgets as widgets
 
-        self.examples = _check_examples(examples)
+        self.examples = example_list(examples)
         self.dpi = dpi
         self._cache: dict = {}  # (example, layer, head) -> rendered heatmap
         self.renders = 0  # how many times the picture was drawn (tests watch it)
@@ -250,7 +137,7 @@ class AttentionExplorer:
             )
             canvas = FigureCanvasAgg(fig)
             ax = fig.add_subplot()
-            im = _draw(ax, ex, layer, head, None)
+            im = draw_attention(ax, ex["weights"][layer, head], ex["source"], ex["target"])
             fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
             ax.set_title(f"layer {layer}, head {head}", fontsize=10)
             fig.tight_layout()
@@ -265,13 +152,15 @@ class AttentionExplorer:
         return self._cache[key]
 
     def _png(self, ex, layer, head, query) -> bytes:
+        from matplotlib.colors import to_rgba
         from matplotlib.image import imsave
 
         pixels, rows, (x0, x1) = self._base(layer, head)
         img = pixels.copy()
         r0, r1 = sorted((int(round(rows[query])), int(round(rows[query + 1]))))
         c0, c1 = int(round(x0)), int(round(x1))
-        red, t = np.array([214, 39, 40, 255], dtype=img.dtype), 2  # outline of the query's row
+        # outline the query's row by recolouring pixels: no redraw while the slider moves
+        red, t = np.round(np.array(to_rgba(QUERY_OUTLINE)) * 255).astype(img.dtype), 2
         img[max(r0 - t, 0) : r0 + t, c0:c1] = red
         img[max(r1 - t, 0) : r1 + t, c0:c1] = red
         img[r0:r1, max(c0 - t, 0) : c0 + t] = red

@@ -2,8 +2,8 @@
 
 * :func:`EmbeddingExplorer` is the interactive widget (ipywidgets);
 * :func:`neighbours_html` and :func:`analogy_html` are what it shows, as HTML strings;
-* ``course_lib.viz_embeddings.plot_neighbours`` is the static fallback figure, for readers of a
-  rendered or exported notebook, where widgets do not run.
+* :func:`course_lib.viz.embeddings.plot_neighbours` is the static fallback figure, for readers
+  of a rendered or exported notebook, where widgets do not run.
 
 ipywidgets is imported inside the function, so importing this module is light.
 """
@@ -13,13 +13,14 @@ from __future__ import annotations
 import html
 
 from ..embeddings import WordNotFoundError, WordVectors
+from ..viz.style import BAR
 
 
 def _bar(score: float) -> str:
     width = max(0.0, min(1.0, score)) * 120
     return (
         f'<span style="display:inline-block;width:{width:.0f}px;height:9px;'
-        'background:#4c72b0;margin-right:6px"></span>'
+        f'background:{BAR};margin-right:6px"></span>'
     )
 
 
@@ -116,6 +117,13 @@ def EmbeddingExplorer(
         box.observe(show_analogy, names="value")
     show_neighbours()
     show_analogy()
+    return _layout(word_box, topn_slider, neighbours, boxes, answer)
+
+
+def _layout(word_box, topn_slider, neighbours, boxes, answer):
+    """The explorer's root box, its parts reachable as attributes."""
+    import ipywidgets as widgets
+
     root = widgets.VBox(
         [
             widgets.HTML("<b>Nearest neighbours</b> (cosine similarity)"),

@@ -1,6 +1,6 @@
 """Lesson 03's explorer: browse what every LSTM unit and gate does over a passage of text.
 
-The static fallback is :func:`course_lib.viz_rnn.plot_lstm_activations`, drawn in the notebook
+The static fallback is :func:`course_lib.viz.rnn.plot_lstm_activations`, drawn in the notebook
 for readers without live widgets.
 """
 
@@ -63,7 +63,7 @@ class LSTMUnitExplorer:
 
     def figure(self, quantity: str, unit: int):
         """The character heatmap of ``quantity`` for ``unit`` (a matplotlib figure)."""
-        from ..viz_rnn import plot_char_heatmap
+        from ..viz.rnn import plot_char_heatmap
 
         v = self.trace[quantity][:, unit].numpy()
         gate = quantity in "ifo"

@@ -18,11 +18,11 @@ __all__ = ["gpt_attention_examples", "GPTAttentionExplorer"]
 
 
 def gpt_attention_examples(model, tokenizer, texts) -> list[dict]:
-    """One :func:`~course_lib.widgets.attention.attention_example` per text: its characters (as
+    """One :func:`~course_lib.viz.attention.attention_example` per text: its characters (as
     keys and queries) and the model's weights ``(L, H, T, T)``. Each text is cropped to the
     model's block size."""
     from ..transformer import attention_maps
-    from .attention import attention_example
+    from ..viz.attention import attention_example
 
     out = []
     for text in texts:
@@ -73,7 +73,7 @@ class GPTAttentionExplorer:
         if key not in self._cache:
             import matplotlib.pyplot as plt
 
-            from ..viz_transformer import plot_layer_heads
+            from ..viz.transformer import plot_layer_heads
 
             e = self.examples[ex]
             fig = plot_layer_heads(e["weights"], e["source"], layer)
@@ -89,7 +89,7 @@ class GPTAttentionExplorer:
 
     def static_figure(self, example: int = 0, layer: int = 0):
         """The fallback figure: every head of ``layer`` on text ``example``."""
-        from ..viz_transformer import plot_layer_heads
+        from ..viz.transformer import plot_layer_heads
 
         e = self.examples[example]
         return plot_layer_heads(e["weights"], e["source"], layer)

@@ -1,16 +1,21 @@
 """Figures for lesson 06: the learning curve with error bars, confusion matrices, accuracy by
-group. matplotlib is imported inside each function (importing this module stays headless)."""
+group. matplotlib is imported inside each function (importing this module stays headless).
+Each method keeps its course colour (``viz.style.PALETTE``) and its marker below.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .style import color_of
+
 METHOD_STYLE = {
-    "scratch": dict(color="0.45", marker="s", ls="--"),
-    "linear probe": dict(color="tab:green", marker="^"),
-    "fine-tune": dict(color="tab:blue", marker="o"),
-    "LoRA": dict(color="tab:orange", marker="D"),
+    "scratch": dict(marker="s", ls="--"),
+    "linear probe": dict(marker="^"),
+    "fine-tune": dict(marker="o"),
+    "LoRA": dict(marker="D"),
 }
+"""Method -> marker and line style (the colour comes from the palette)."""
 
 
 def plot_learning_curve(
@@ -32,7 +37,7 @@ def plot_learning_curve(
         mean = [100 * by_n[n][0] for n in ns]
         sd = [100 * by_n[n][1] for n in ns]
         seeds = by_n[ns[0]][2]
-        style = METHOD_STYLE.get(method, {})
+        style = {"color": color_of(method), **METHOD_STYLE.get(method, {})}
         ax.errorbar(ns, mean, yerr=sd, capsize=4, label=f"{method} ({seeds} seeds)", **style)
         ns_all = ns
     if chance is not None:

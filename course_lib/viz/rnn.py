@@ -1,5 +1,8 @@
-"""Figures for lesson 03 (recurrent language models). matplotlib is imported inside each function,
-so importing this module stays headless and cheap."""
+"""Figures for lesson 03 (recurrent language models): the unrolled RNN and the LSTM cell, why
+n-grams stop improving, vanishing gradients, character heatmaps of what units compute, and the
+models' results. matplotlib is imported inside each function, so importing this module stays
+headless and cheap. Characters are drawn with their whitespace visible (``·``, ``↵``, ``→``).
+"""
 
 from __future__ import annotations
 
@@ -7,42 +10,9 @@ import math
 
 import numpy as np
 
+from .style import ACCENT, TICK_SIZE, arrow, box, color_of, visible
+
 LN2 = math.log(2)
-
-
-def _box(ax, x, y, w, h, text, color, fontsize=10, text_color="black"):
-    from matplotlib.patches import FancyBboxPatch
-
-    ax.add_patch(
-        FancyBboxPatch(
-            (x - w / 2, y - h / 2),
-            w,
-            h,
-            boxstyle="round,pad=0.02,rounding_size=0.08",
-            fc=color,
-            ec="0.25",
-            lw=1.2,
-        )
-    )
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color=text_color)
-
-
-def _arrow(ax, start, end, color="0.25", lw=1.3, style="-|>", rad=0.0):
-    from matplotlib.patches import FancyArrowPatch
-
-    ax.add_patch(
-        FancyArrowPatch(
-            start,
-            end,
-            arrowstyle=style,
-            mutation_scale=12,
-            color=color,
-            lw=lw,
-            connectionstyle=f"arc3,rad={rad}",
-            shrinkA=0,
-            shrinkB=0,
-        )
-    )
 
 
 def plot_unrolled_rnn(text: str = "hello"):
@@ -54,18 +24,18 @@ def plot_unrolled_rnn(text: str = "hello"):
     fig, ax = plt.subplots(figsize=(1.9 * T + 1.5, 3.6))
     for t in range(T):
         x = 1.5 + 1.9 * t
-        _box(ax, x, 0.4, 0.9, 0.55, repr(text[t])[1:-1] or " ", "#dbe9f6", 13)
-        _box(ax, x, 1.75, 1.1, 0.7, f"$h_{t + 1}$", "#fde2b8", 13)
-        _box(ax, x, 3.1, 1.2, 0.55, f"P(next)\n→ {text[t + 1]!r}", "#d9f0d3", 9)
-        _arrow(ax, (x, 0.68), (x, 1.4))
-        _arrow(ax, (x, 2.1), (x, 2.82))
+        box(ax, x, 0.4, 0.9, 0.55, visible(text[t]), "#dbe9f6", 13)
+        box(ax, x, 1.75, 1.1, 0.7, f"$h_{t + 1}$", "#fde2b8", 13)
+        box(ax, x, 3.1, 1.2, 0.55, f"P(next)\n→ '{visible(text[t + 1])}'", "#d9f0d3", 9)
+        arrow(ax, (x, 0.68), (x, 1.4))
+        arrow(ax, (x, 2.1), (x, 2.82))
         ax.text(x + 0.08, 1.0, "$W_{ih}$", fontsize=9, color="0.35")
         ax.text(x + 0.08, 2.42, "head", fontsize=9, color="0.35")
         if t:
-            _arrow(ax, (x - 1.9 + 0.55, 1.75), (x - 0.55, 1.75), color="#c0392b", lw=1.8)
-            ax.text(x - 0.95, 1.88, "$W_{hh}$", fontsize=9, color="#c0392b", ha="center")
-    _box(ax, 0.25, 1.75, 0.45, 0.5, "$h_0$", "white", 11)
-    _arrow(ax, (0.48, 1.75), (1.5 - 0.55, 1.75), color="#c0392b", lw=1.8)
+            arrow(ax, (x - 1.9 + 0.55, 1.75), (x - 0.55, 1.75), color=ACCENT, lw=1.8)
+            ax.text(x - 0.95, 1.88, "$W_{hh}$", fontsize=9, color=ACCENT, ha="center")
+    box(ax, 0.25, 1.75, 0.45, 0.5, "$h_0$", "white", 11)
+    arrow(ax, (0.48, 1.75), (1.5 - 0.55, 1.75), color=ACCENT, lw=1.8)
     ax.text(0.1, 0.4, "input", fontsize=9, ha="left", va="center", color="0.35")
     ax.set_xlim(-0.1, 1.5 + 1.9 * (T - 1) + 0.8)
     ax.set_ylim(0, 3.5)
@@ -91,11 +61,11 @@ def plot_lstm_diagram():
     }
     colors = {"f": "#f4cccc", "i": "#d9ead3", "g": "#fff2cc", "o": "#cfe2f3"}
     # the cell state highway
-    _arrow(ax, (0.3, 3.8), (9.2, 3.8), color="#c0392b", lw=2.5)
-    ax.text(0.3, 4.05, "$c_{t-1}$", fontsize=13, color="#c0392b")
-    ax.text(8.8, 4.05, "$c_t$", fontsize=13, color="#c0392b")
+    arrow(ax, (0.3, 3.8), (9.2, 3.8), color=ACCENT, lw=2.5)
+    ax.text(0.3, 4.05, "$c_{t-1}$", fontsize=13, color=ACCENT)
+    ax.text(8.8, 4.05, "$c_t$", fontsize=13, color=ACCENT)
     for x, sym in ((2.2, "×"), (5.0, "+")):
-        ax.add_patch(plt.Circle((x, 3.8), 0.22, fc="white", ec="#c0392b", lw=1.8, zorder=3))
+        ax.add_patch(plt.Circle((x, 3.8), 0.22, fc="white", ec=ACCENT, lw=1.8, zorder=3))
         ax.text(x, 3.8, sym, ha="center", va="center", fontsize=14, zorder=4)
     # input: [h_{t-1}, x_t] along the bottom
     ax.plot([0.3, 6.6], [0.6, 0.6], color="0.3", lw=1.5)
@@ -106,22 +76,22 @@ def plot_lstm_diagram():
         fontsize=10,
     )
     for k, x in gate_x.items():
-        _box(ax, x, 1.7, 1.25, 0.8, names[k], colors[k], 9)
-        _arrow(ax, (x, 0.6), (x, 1.28))
-    _arrow(ax, (2.2, 2.12), (2.2, 3.56))  # f -> ×
+        box(ax, x, 1.7, 1.25, 0.8, names[k], colors[k], 9)
+        arrow(ax, (x, 0.6), (x, 1.28))
+    arrow(ax, (2.2, 2.12), (2.2, 3.56))  # f -> ×
     ax.add_patch(plt.Circle((4.35, 2.8), 0.2, fc="white", ec="0.3", lw=1.4, zorder=3))
     ax.text(4.35, 2.8, "×", ha="center", va="center", fontsize=12, zorder=4)
-    _arrow(ax, (3.55, 2.12), (4.2, 2.67))
-    _arrow(ax, (5.05, 2.12), (4.5, 2.67))
-    _arrow(ax, (4.35, 3.0), (4.85, 3.62))  # i*g -> +
+    arrow(ax, (3.55, 2.12), (4.2, 2.67))
+    arrow(ax, (5.05, 2.12), (4.5, 2.67))
+    arrow(ax, (4.35, 3.0), (4.85, 3.62))  # i*g -> +
     # output path: tanh(c_t) * o -> h_t
-    _box(ax, 7.8, 3.0, 0.9, 0.45, "tanh", "#eeeeee", 10)
-    _arrow(ax, (7.8, 3.8), (7.8, 3.24))
+    box(ax, 7.8, 3.0, 0.9, 0.45, "tanh", "#eeeeee", 10)
+    arrow(ax, (7.8, 3.8), (7.8, 3.24))
     ax.add_patch(plt.Circle((7.8, 2.1), 0.2, fc="white", ec="0.3", lw=1.4, zorder=3))
     ax.text(7.8, 2.1, "×", ha="center", va="center", fontsize=12, zorder=4)
-    _arrow(ax, (7.8, 2.77), (7.8, 2.31))
-    _arrow(ax, (7.25, 1.7), (7.6, 2.0))
-    _arrow(ax, (8.0, 2.1), (9.2, 2.1), lw=2)
+    arrow(ax, (7.8, 2.77), (7.8, 2.31))
+    arrow(ax, (7.25, 1.7), (7.6, 2.0))
+    arrow(ax, (8.0, 2.1), (9.2, 2.1), lw=2)
     ax.text(8.55, 1.7, "$h_t$", fontsize=13)
     ax.text(
         0.3,
@@ -195,6 +165,7 @@ def plot_gradient_decay(curves: dict, ax=None, *, title: str | None = None, styl
     for label, norms in curves.items():
         y = np.asarray(norms, dtype=float)
         kw = (styles or {}).get(label, {})
+        kw = {"color": color_of(label), **kw}
         ax.semilogy(np.arange(len(y)), np.where(y > 0, y, np.nan), label=label, **kw)
     ax.set_xlabel("k: how many steps back the input is")
     ax.set_ylabel("‖ d loss / d x$_{t-k}$ ‖")
@@ -232,7 +203,8 @@ def plot_char_heatmap(
     title: str | None = None,
 ):
     """``text`` with each character's background coloured by ``values`` (one per character),
-    as in Karpathy, Johnson & Fei-Fei (2015). Newlines show as ↵."""
+    as in Karpathy, Johnson & Fei-Fei (2015). Whitespace shows as ``·`` (space), ``↵``
+    (newline) and ``→`` (tab)."""
     import matplotlib.pyplot as plt
 
     values = np.asarray(values, dtype=float)
@@ -250,10 +222,10 @@ def plot_char_heatmap(
         ax.text(
             c,
             r,
-            "↵" if ch == "\n" else ch,
+            visible(ch),
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=TICK_SIZE,
             family="monospace",
         )
     ax.set_xticks([])

@@ -1,9 +1,13 @@
-"""Figures for lesson 02 (word embeddings). matplotlib and scikit-learn are imported inside each
-function, so importing this module stays light."""
+"""Figures for lesson 02 (word embeddings): 2-D maps of word groups, nearest neighbours (the
+explorer's static fallback) and projections on a direction. matplotlib and scikit-learn are
+imported inside each function, so importing this module stays light.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from .style import BAR, color_of
 
 
 def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0, perplexity=None):
@@ -75,7 +79,7 @@ def plot_neighbours(wv, words: list[str], topn: int = 8, ncols: int = 3, title=N
     axes = np.atleast_1d(axes).ravel()
     for ax, w in zip(axes, words, strict=False):
         near = wv.most_similar(w, topn=topn)
-        ax.barh(range(len(near))[::-1], [s for _, s in near], color="#4c72b0")
+        ax.barh(range(len(near))[::-1], [s for _, s in near], color=BAR)
         ax.set_yticks(range(len(near))[::-1], [n for n, _ in near], fontsize=8)
         ax.set_xlim(0, 1)
         ax.set_title(w, fontsize=10)
@@ -99,7 +103,7 @@ def plot_projection(scores: dict[str, dict[str, float]], title=None, xlabel=None
     h = 0.8 / len(models)
     for k, m in enumerate(models):
         ys = np.arange(len(order)) + (k - (len(models) - 1) / 2) * h
-        ax.barh(ys, [scores[m][w] for w in order], height=h, label=m)
+        ax.barh(ys, [scores[m][w] for w in order], height=h, label=m, color=color_of(m))
     ax.set_yticks(range(len(order)), order, fontsize=8)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(xlabel or "projection on the direction")

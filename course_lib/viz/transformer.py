@@ -1,12 +1,18 @@
-"""Figures for lesson 05 (the transformer). matplotlib is imported inside each function, so
-importing this module stays headless."""
+"""Figures for lesson 05 (the transformer): the GPT diagram, position embeddings, loss curves,
+sampling settings, the KV cache's timing, every head of a layer, and scaling. matplotlib is
+imported inside each function, so importing this module stays headless. Arrays may be tensors
+or numpy arrays; characters are drawn with their whitespace visible (``·``, ``↵``, ``→``).
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import torch
+
+from . import style
+from .attention import draw_attention
+from .style import ACCENT, SMALL_SIZE, color_of, visible
 
 __all__ = [
     "plot_gpt_diagram",
@@ -20,18 +26,26 @@ __all__ = [
 
 
 def _np(x):
-    return x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return x.detach().cpu().float().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
-def _char(c: str) -> str:
-    return {" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5"}.get(c, c)
+_GPT_NOTES = """Each position reads only itself and the
+positions before it (the causal mask), so
+one forward pass trains T predictions.
+
+Pre-norm: the LayerNorm sits on the branch;
+the residual stream is a straight road from
+the embeddings to the output layer.
+
+Tied weights: the output layer is the
+token embedding matrix, transposed."""
 
 
 def plot_gpt_diagram():
     """The picture of a GPT: token + position embeddings, L pre-norm blocks (attention and MLP,
     each in a residual branch), a final LayerNorm and the output layer. Returns the figure."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.patches import FancyBboxPatch
 
     fig, ax = plt.subplots(figsize=(9, 6.2))
     ax.set_xlim(0, 10)
@@ -39,23 +53,10 @@ def plot_gpt_diagram():
     ax.axis("off")
 
     def box(x, y, w, h, text, color, fs=10):
-        ax.add_patch(
-            FancyBboxPatch(
-                (x - w / 2, y - h / 2),
-                w,
-                h,
-                boxstyle="round,pad=0.05,rounding_size=0.15",
-                fc=color,
-                ec="0.25",
-                lw=1.2,
-            )
-        )
-        ax.text(x, y, text, ha="center", va="center", fontsize=fs)
+        style.box(ax, x, y, w, h, text, color, fs, rounding=0.15, pad=0.05)
 
-    def arrow(x0, y0, x1, y1, **kw):
-        ax.add_patch(
-            FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, lw=1.2, **kw)
-        )
+    def arrow(x0, y0, x1, y1, rad=0.0):
+        style.arrow(ax, (x0, y0), (x1, y1), color=None, lw=1.2, rad=rad, shrink=2)
 
     x = 3.2
     box(x, 0.6, 3.4, 0.7, 'ids  "T o   b e"  (B, T)', "#eeeeee")
@@ -73,7 +74,7 @@ def plot_gpt_diagram():
     )
     ax.text(x + 2.35, 9.0, "× L blocks", fontsize=11, ha="left", va="center")
     rx = x - 1.75  # the residual stream
-    ax.plot([rx, rx], [3.2, 9.2], color="#c0392b", lw=2.5, alpha=0.6)
+    ax.plot([rx, rx], [3.2, 9.2], color=ACCENT, lw=2.5, alpha=0.6)
     ax.text(rx - 0.15, 6.2, "residual stream", rotation=90, ha="right", va="center", fontsize=8)
     for y0, name, color in (
         (3.7, "causal multi-head\nself-attention", "#d9ead3"),
@@ -81,29 +82,17 @@ def plot_gpt_diagram():
     ):
         box(x + 0.3, y0 + 0.15, 2.2, 0.55, "LayerNorm", "#ead1dc", 9)
         box(x + 0.3, y0 + 1.25, 2.6, 0.95, name, color, 9)
-        arrow(rx, y0 - 0.3, x + 0.3, y0 - 0.15, connectionstyle="arc3,rad=-0.25")
+        arrow(rx, y0 - 0.3, x + 0.3, y0 - 0.15, rad=-0.25)
         arrow(x + 0.3, y0 + 0.45, x + 0.3, y0 + 0.75)
-        arrow(x + 0.3, y0 + 1.75, rx + 0.1, y0 + 2.25, connectionstyle="arc3,rad=-0.25")
-        ax.text(rx + 0.25, y0 + 2.3, "+", fontsize=14, ha="left", va="center", color="#c0392b")
+        arrow(x + 0.3, y0 + 1.75, rx + 0.1, y0 + 2.25, rad=-0.25)
+        ax.text(rx + 0.25, y0 + 2.3, "+", fontsize=14, ha="left", va="center", color=ACCENT)
     arrow(x, 9.3, x, 9.9)
     box(x, 10.3, 2.6, 0.6, "final LayerNorm", "#ead1dc", 9)
     box(x, 11.35, 3.2, 0.7, "linear C → V (tied)", "#cfe2f3", 9)
     arrow(x, 10.6, x, 11.0)
     box(x, 12.55, 3.6, 0.7, "softmax: next-token probabilities", "#eeeeee", 9)
     arrow(x, 11.7, x, 12.2)
-    notes = [
-        "Each position reads only itself and the",
-        "positions before it (the causal mask), so",
-        "one forward pass trains T predictions.",
-        "",
-        "Pre-norm: the LayerNorm sits on the branch;",
-        "the residual stream is a straight road from",
-        "the embeddings to the output layer.",
-        "",
-        "Tied weights: the output layer is the",
-        "token embedding matrix, transposed.",
-    ]
-    ax.text(6.2, 8.3, "\n".join(notes), fontsize=9.5, va="top", family="sans-serif")
+    ax.text(6.2, 8.3, _GPT_NOTES, fontsize=9.5, va="top", family="sans-serif")
     ax.set_title("A GPT, bottom to top", fontsize=12)
     fig.tight_layout()
     return fig
@@ -159,7 +148,7 @@ def plot_curves(
     for name, curve in curves.items():
         c = np.asarray(curve, dtype=float)
         if len(c):
-            ax.plot(c[:, 0], c[:, 1] * k, "o-", ms=2.5, label=name)
+            ax.plot(c[:, 0], c[:, 1] * k, "o-", ms=2.5, label=name, color=color_of(name))
     if target is not None:
         ax.axhline(target * k, color="0.4", ls="--", lw=1)
         ax.text(
@@ -195,7 +184,7 @@ def plot_sampling(logits, chars, settings: dict, top: int = 15):
     for ax, (name, probs) in zip(axes[0], settings.items(), strict=True):
         p = _np(probs)[order]
         ax.bar(range(top), p, color=["#1f77b4" if v > 0 else "#dddddd" for v in p])
-        ax.set_xticks(range(top), [_char(chars[i]) for i in order], fontsize=8)
+        ax.set_xticks(range(top), [visible(chars[i]) for i in order], fontsize=8)
         ax.set_title(name, fontsize=9)
         kept = int((_np(probs) > 0).sum())
         ax.text(
@@ -225,7 +214,7 @@ def plot_kv_cache_timing(positions, with_cache, without_cache, ax=None):
 
 
 def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = None, ncols: int = 4):
-    """All heads of one layer at a glance.
+    """All heads of one layer at a glance, each drawn by :func:`viz.attention.draw_attention`.
 
     Args:
         weights: ``(L, H, T, T)`` (or ``(H, T, T)``) attention weights of one text, e.g. from
@@ -236,7 +225,6 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
     Returns the figure.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
     w = _np(weights)
     if w.ndim == 3:
@@ -248,21 +236,28 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
     H, T = w.shape[1], w.shape[2]
     ncols = min(ncols, H)
     nrows = -(-H // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.3 * nrows + 0.4), squeeze=False)
-    labels = [_char(t) for t in tokens]
-    step = max(1, T // 24)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.3 * nrows + 0.7), squeeze=False)
     for h, ax in enumerate(axes.flat):
         if h >= H:
             ax.axis("off")
             continue
-        ax.imshow(w[layer, h], cmap="viridis", vmin=0, vmax=max(float(w[layer, h].max()), 1e-9))
-        ax.set_xticks(range(0, T, step), labels[::step], fontsize=6)
-        ax.set_yticks(range(0, T, step), labels[::step], fontsize=6)
+        draw_attention(
+            ax,
+            w[layer, h],
+            tokens,
+            tokens,
+            query=query,
+            max_labels=24,
+            fontsize=SMALL_SIZE,
+            aspect="equal",
+        )
+        if h % ncols:  # the keys/queries names once per row of panels is enough
+            ax.set_ylabel("")
+        if h + ncols < H:
+            ax.set_xlabel("")
         # what the head does on average: how far back it looks
         dist = (w[layer, h] * (np.arange(T)[:, None] - np.arange(T)[None, :])).sum(-1).mean()
         ax.set_title(f"head {h}: looks back {dist:.1f} on average", fontsize=8)
-        if query is not None:
-            ax.add_patch(Rectangle((-0.5, query - 0.5), T, 1, fill=False, ec="red", lw=1.5))
     fig.suptitle(f"layer {layer}: every head at a glance (rows: queries, columns: keys)")
     fig.tight_layout()
     return fig
@@ -284,7 +279,7 @@ def plot_scaling(
     for name, r in runs.items():
         f, v = np.asarray(r["flops"], dtype=float), np.asarray(r["val_loss"], dtype=float)
         keep = f > 0
-        ax.plot(f[keep], v[keep], "o-", ms=3, label=name)
+        ax.plot(f[keep], v[keep], "o-", ms=3, label=name, color=color_of(name))
     ax.set_xscale("log")
     ax.set_xlabel("training compute (FLOPs, log scale)")
     ax.set_ylabel("validation loss (nats per char)")

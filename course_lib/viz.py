@@ -1,1 +1,0 @@
-"""Figures shared by several lessons. matplotlib is imported inside each function."""

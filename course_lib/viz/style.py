@@ -1,0 +1,110 @@
+"""The course's look, in one place: colours, font sizes, and how whitespace is shown.
+
+* One colour per method or model name through the course (``PALETTE``, :func:`color_of`): the
+  fine-tuned model is the same blue in every figure that names it. A name the palette lacks gets
+  ``None``, which matplotlib reads as "the next colour of the axes' cycle".
+* Token colours (:func:`token_colour`): pastel, chosen by token id, so the same token always has
+  the same colour, in the tokenizer playground and in its static figure.
+* Whitespace in a character or token label (:func:`visible`): a space is ``·``, a newline ``↵``,
+  a tab ``→``, so a label never shows as blank or breaks a line. Figures and the widgets' HTML
+  both use it.
+* Diagram parts (:func:`box`, :func:`arrow`): the rounded boxes and arrows of the RNN, LSTM,
+  seq2seq and GPT pictures.
+
+Importing this module does not import matplotlib (the diagram parts import it when called).
+"""
+
+from __future__ import annotations
+
+# --- colours --------------------------------------------------------------------------------
+
+PALETTE: dict[str, str] = {
+    # lesson 06's learning curve: training from scratch is the grey baseline
+    "scratch": "0.45",
+    "linear probe": "tab:green",
+    "fine-tune": "tab:blue",
+    "LoRA": "tab:orange",
+}
+"""Method or model name -> matplotlib colour. Add a name here, not in a figure."""
+
+ACCENT = "#c0392b"  # the carried state in diagrams: the RNN's hidden state, the residual stream
+BAR = "#4c72b0"  # single-series bars (cosine similarity in the embedding explorer and figure)
+QUERY_OUTLINE = "#d62728"  # the outline of the chosen query's row in an attention heatmap
+HEATMAP_CMAP = "viridis"  # weights in 0..1 (attention, gates)
+
+TOKEN_COLOURS = [
+    "#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6", "#a0c4ff", "#ffadad",
+    "#d0f4de", "#e4c1f9", "#fcf6bd", "#a9def9",
+]  # fmt: skip
+
+
+def color_of(name: str, default: str | None = None) -> str | None:
+    """The course colour of a method or model ``name`` (``default`` when it has none)."""
+    return PALETTE.get(name, default)
+
+
+def token_colour(token_id: int) -> str:
+    """The background colour of token ``token_id`` (the same id, the same colour)."""
+    return TOKEN_COLOURS[(token_id * 7) % len(TOKEN_COLOURS)]  # *7: neighbours get distant colours
+
+
+# --- font sizes (points) --------------------------------------------------------------------
+
+TITLE_SIZE = 10  # an axes title in a figure of several panels
+TEXT_SIZE = 9  # annotations, legends
+TICK_SIZE = 8  # tick labels, labels inside cells
+SMALL_SIZE = 6  # crowded tick labels (every head of a layer)
+
+
+def heatmap_tick_size(n_labels: int) -> int:
+    """Tick-label size for a heatmap with ``n_labels`` labels along its longer side."""
+    return 9 if n_labels <= 30 else 7 if n_labels <= 60 else 5
+
+
+# --- whitespace -----------------------------------------------------------------------------
+
+WHITESPACE_SIGNS = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192", "\r": "\u240d"}
+"""Space ``·``, newline ``↵``, tab ``→``, carriage return ``␍``."""
+
+EMPTY_SIGN = "\u2205"  # ∅: an empty token
+
+
+def visible(token) -> str:
+    """``token`` as a label with its whitespace made visible (``"a b\\n"`` -> ``"a·b↵"``); the
+    empty string shows as ``∅``."""
+    s = str(token)
+    return "".join(WHITESPACE_SIGNS.get(c, c) for c in s) if s else EMPTY_SIGN
+
+
+# --- diagram parts ----------------------------------------------------------------------------
+
+
+def box(ax, x, y, w, h, text, color, fontsize=10, *, rounding=0.08, pad=0.02, ec="0.25", lw=1.2):
+    """A rounded box of ``w`` x ``h`` data units centred on ``(x, y)``, ``text`` in its middle."""
+    from matplotlib.patches import FancyBboxPatch
+
+    style = f"round,pad={pad}" + (f",rounding_size={rounding}" if rounding is not None else "")
+    ax.add_patch(
+        FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, fc=color, ec=ec, lw=lw)
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+
+def arrow(ax, start, end, *, color="0.25", lw=1.3, rad=0.0, shrink=0.0):
+    """An arrow from ``start`` to ``end`` (data units), bent by ``rad`` (0: straight), stopping
+    ``shrink`` points short of both ends."""
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle="-|>",
+            mutation_scale=12,
+            color=color,
+            lw=lw,
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=shrink,
+            shrinkB=shrink,
+        )
+    )
