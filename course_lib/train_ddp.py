@@ -66,9 +66,10 @@ from pathlib import Path
 
 import torch
 
+from .data import shakespeare_char_data
+from .runs import GPTRecipe
 from .runtime import REPO_ROOT, by_mode, get_device, relpath, seed_everything
 from .train import History, lm_loss, save_checkpoint, train
-from .transformer import GPTRecipe, shakespeare_char_data
 
 __all__ = [
     "RECIPES",
