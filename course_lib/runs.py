@@ -60,7 +60,10 @@ class Recipe:
     """What every lesson's recipe has: windows of ``block_size`` tokens in batches of
     ``batch_size``, a peak learning rate ``lr`` reached after ``warmup_steps`` (at most a fifth
     of the run), gradient clipping at ``grad_clip``, ``steps`` optimisation steps in full mode
-    and ``fast_steps`` in fast mode, and the ``seed`` for the model and the batches."""
+    and ``fast_steps`` in fast mode, and the ``seed`` for the model and the batches. The
+    defaults are lesson 03's; :class:`GPTRecipe` sets its own. A recipe adds ``build_model``
+    and, if it needs them, more :class:`~course_lib.train.TrainConfig` fields (``_own_config``).
+    """
 
     block_size: int = 128
     batch_size: int = 32
