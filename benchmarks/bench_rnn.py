@@ -28,6 +28,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib import ngram, rnn  # noqa: E402
+from course_lib.data import shakespeare_char_data  # noqa: E402
+from course_lib.runs import RECIPES, train_char_model  # noqa: E402
 from course_lib.runtime import seed_everything  # noqa: E402
 
 NGRAM_N = 6  # the lesson's n-gram: the best order on the validation split (lesson 03, section 2)
@@ -85,11 +87,11 @@ def main(argv=None) -> dict:
 
     bigram = ngram.shakespeare_ngram_loss(2)
     ng = ngram.shakespeare_ngram_loss(NGRAM_N)
-    data = rnn.shakespeare_char_data()
+    data = shakespeare_char_data()
     runs = {}
-    for name, recipe in rnn.RECIPES.items():
+    for name, recipe in RECIPES.items():
         steps = recipe.fast_steps if args.fast else recipe.steps
-        out = rnn.train_char_model(recipe, data=data, steps=steps, progress=False)
+        out = train_char_model(recipe, data=data, steps=steps, progress=False)
         runs[name] = out
         log(f"trained {name}: {steps} steps in {out['seconds']:.0f} s")
 
@@ -102,7 +104,7 @@ def main(argv=None) -> dict:
         "ngram_params": ng["params"],
     }
     for name, out in runs.items():
-        recipe = rnn.RECIPES[name]
+        recipe = RECIPES[name]
         result.update(
             {
                 f"{name}_val_loss": out["val_loss"],

@@ -7,7 +7,7 @@
     python benchmarks/bench_transformer.py --baselines   # also lesson 03's RNN, LSTM, same budget
     python benchmarks/bench_transformer.py --threads 1   # torch threads (default: PyTorch's)
 
-The run is ``course_lib.transformer.GPTRecipe()`` (what ``notebooks/05_transformer.ipynb``
+The run is ``course_lib.runs.GPTRecipe()`` (what ``notebooks/05_transformer.ipynb``
 trains in full mode) on the 1,115,394-character slice with its fixed 90/10 split.
 
 Reported:
@@ -28,7 +28,7 @@ Reported:
 64, batch 12, 2000 steps, lr 1e-3 with 100 warmup steps and cosine to 1e-4, no dropout) with our
 model and the same evaluation protocol, so both are timed on the same machine in the same run.
 
-``--baselines`` trains lesson 03's RNN and LSTM recipes (``course_lib.rnn.RECIPES``) for as many
+``--baselines`` trains lesson 03's RNN and LSTM recipes (``course_lib.runs.RECIPES``) for as many
 steps as fit in the GPT's training time (timed first with ``seconds_per_step``), with their
 cosine schedules ending on time, and reports their validation loss read as a stream:
 ``baselines`` in the JSON, and ``beats_lstm`` / ``beats_rnn``.
@@ -46,12 +46,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_lib import transformer as tfm  # noqa: E402
+from course_lib import runs  # noqa: E402
+from course_lib.data import shakespeare_char_data  # noqa: E402
 
 TARGET, TARGET_SECONDS = 1.92, 60.0
 FINAL_TARGET, FINAL_SECONDS = 1.75, 360.0
 
-NANOGPT_CPU = tfm.GPTRecipe(
+NANOGPT_CPU = runs.GPTRecipe(
     n_layer=4,
     n_head=4,
     n_embd=128,
@@ -67,13 +68,13 @@ NANOGPT_CPU = tfm.GPTRecipe(
 )
 
 
-def run(recipe: tfm.GPTRecipe, data, steps: int | None) -> dict:
+def run(recipe: runs.GPTRecipe, data, steps: int | None) -> dict:
     cpu = time.process_time()
-    out = tfm.train_gpt(recipe, data=data, steps=steps, progress=False)
+    out = runs.train_gpt(recipe, data=data, steps=steps, progress=False)
     cpu = time.process_time() - cpu
     curve = out["curve"]
-    t192 = tfm.first_time_below(curve, TARGET)
-    t175 = tfm.first_time_below(curve, FINAL_TARGET)
+    t192 = out["history"].first_time_below(TARGET)
+    t175 = out["history"].first_time_below(FINAL_TARGET)
     return {
         "val_loss": out["val_loss"],
         "val_bpc": out["val_bpc"],
@@ -95,7 +96,7 @@ def run(recipe: tfm.GPTRecipe, data, steps: int | None) -> dict:
     }
 
 
-ADAMW_RECIPE = tfm.GPTRecipe(optim="adamw", batch_size=16)
+ADAMW_RECIPE = runs.GPTRecipe(optim="adamw", batch_size=16)
 """The same GPT trained with AdamW alone, as the lesson did before Muon (batches of 16 x 64
 characters, the best AdamW setting found): how much of the result is the optimizer's."""
 
@@ -103,13 +104,11 @@ characters, the best AdamW setting found): how much of the result is the optimiz
 def baselines(data, budget: float) -> dict:
     """Lesson 03's RNN and LSTM, and the GPT trained with AdamW alone, each trained for
     ``budget`` seconds of training."""
-    from course_lib import rnn
-
     tok, train_ids, val_ids = data
     out = {}
     r = ADAMW_RECIPE
-    per_step = tfm.seconds_per_step(r.build_model(len(tok)), r.batcher(train_ids, val_ids))
-    g = tfm.train_gpt(r, data=data, steps=max(5, int(budget / per_step)), progress=False)
+    per_step = runs.seconds_per_step(r.build_model(len(tok)), r.batcher(train_ids, val_ids))
+    g = runs.train_gpt(r, data=data, steps=max(5, int(budget / per_step)), progress=False)
     out["gpt_adamw"] = {
         "steps": g["steps"],
         "seconds": g["train_seconds"],
@@ -117,13 +116,14 @@ def baselines(data, budget: float) -> dict:
         "val_loss_windows": g["val_loss_windows"],
         "params": g["params"],
     }
-    for name, recipe in rnn.RECIPES.items():
-        per_step = tfm.seconds_per_step(recipe.build_model(tok), recipe.batcher(train_ids, val_ids))
+    for name, recipe in runs.RECIPES.items():
+        model, batches = recipe.build_model(tok), recipe.batcher(train_ids, val_ids)
+        per_step = runs.seconds_per_step(model, batches)
         steps = max(5, int(budget / per_step))
-        r = rnn.train_char_model(recipe, data=data, steps=steps, progress=False)
+        r = runs.train_char_model(recipe, data=data, steps=steps, progress=False)
         out[name] = {
             "steps": steps,
-            "seconds": tfm.training_seconds(r["history"]),
+            "seconds": r["history"].training_seconds(),
             "val_loss": r["val_loss"],
             "val_loss_windows": r["val_loss_windows"],
             "params": r["params"],
@@ -149,9 +149,9 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     log = (lambda *a: None) if args.json else print
-    recipe = tfm.GPTRecipe()
+    recipe = runs.GPTRecipe()
     steps = args.steps or (recipe.fast_steps if args.fast else recipe.steps)
-    data = tfm.shakespeare_char_data()
+    data = shakespeare_char_data()
     log(f"threads: {torch.get_num_threads()}  torch {torch.__version__}  steps: {steps}")
 
     result = run(recipe, data, steps)

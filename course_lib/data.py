@@ -1,18 +1,28 @@
-"""The corpora the course trains on, and a batcher for language modelling. All offline.
+"""The corpora the course trains on, a batcher for language modelling, and lesson 06's
+classification tasks. All offline.
 
 - Shakespeare: ``data/shakespeare.txt`` (every play and poem) and ``data/tiny_shakespeare.txt``
   (its first 1,115,394 characters), built by ``python data/build_shakespeare.py``. Every lesson uses
-  the same split of the tiny slice: the first 90% for training, the last 10% for validation.
+  the same split of the tiny slice: the first 90% for training, the last 10% for validation
+  (:func:`shakespeare_split`; as character ids, :func:`shakespeare_char_data`).
+- :class:`LMBatcher`: random windows with next-token targets, a pure function of
+  ``(seed, split, step)``.
 - Modern English and evaluation sets: the test data that the installed gensim package ships,
   found with ``gensim.test.utils.datapath`` and never copied into the repository.
+- Shakespeare's works one by one (:func:`shakespeare_works`) and the tasks lesson 06 builds from
+  them: :func:`genre_task`, :func:`play_task` (passages held out by whole play or by position),
+  :func:`sentiment_task` (movie reviews), and :func:`pretraining_text`, which never holds a
+  test passage.
 """
 
 from __future__ import annotations
 
 import bz2
 import os
+import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -73,6 +83,25 @@ def shakespeare_split() -> tuple[str, str]:
     return split_text(load_shakespeare(tiny=True))
 
 
+def shakespeare_char_data() -> tuple:
+    """``(tokenizer, train_ids, val_ids)``: the course's Shakespeare split as character ids, with
+    the :class:`~course_lib.tokenize.CharTokenizer` of the whole slice (77 characters), the ids
+    lessons 03 and 05 train on."""
+    from .tokenize import CharTokenizer  # tokenize builds on data, not the other way round
+
+    tok = CharTokenizer().train(load_shakespeare())
+    train_text, val_text = shakespeare_split()
+    return tok, torch.tensor(tok.encode(train_text)), torch.tensor(tok.encode(val_text))
+
+
+def shakespeare_tokenizer():
+    """The character tokenizer of the whole corpus (84 characters; the tiny slice has only 77),
+    the one lesson 06's pre-trained GPT reads."""
+    from .tokenize import CharTokenizer
+
+    return CharTokenizer().train(load_shakespeare(tiny=False))
+
+
 # --- language-model batches --------------------------------------------------------------------
 
 
@@ -87,19 +116,34 @@ class LMBatcher:
         train: 1-D tensor (or sequence) of token ids for training.
         val: 1-D token ids for validation (optional).
         block_size: T, the window length.
-        batch_size: B, windows per batch.
+        batch_size: B, windows per training batch.
         seed: the seed for the window positions.
+        val_batch_size: windows per validation batch (default ``batch_size``): a validation
+            sample that stays the same whatever the training batch size.
+        val_seed: draw the validation windows as the training windows of a batcher with this
+            seed would be drawn (default: a stream of their own, derived from ``seed``).
     """
 
-    def __init__(self, train, val=None, *, block_size: int, batch_size: int, seed: int = 0):
-        if block_size < 1 or batch_size < 1:
-            raise ValueError(
-                f"block_size and batch_size must be >= 1, got {block_size} and {batch_size}"
-            )
+    def __init__(
+        self,
+        train,
+        val=None,
+        *,
+        block_size: int,
+        batch_size: int,
+        seed: int = 0,
+        val_batch_size: int | None = None,
+        val_seed: int | None = None,
+    ):
+        sizes = dict(block_size=block_size, batch_size=batch_size, val_batch_size=val_batch_size)
+        bad = [f"{k}={v}" for k, v in sizes.items() if v is not None and v < 1]
+        if bad:
+            raise ValueError(f"window and batch sizes must be >= 1, got {', '.join(bad)}")
         self.data = {"train": self._as_ids(train, "train", block_size)}
         if val is not None:
             self.data["val"] = self._as_ids(val, "val", block_size)
         self.block_size, self.batch_size, self.seed = block_size, batch_size, seed
+        self.val_batch_size, self.val_seed = val_batch_size, val_seed
 
     @staticmethod
     def _as_ids(ids, name: str, block_size: int) -> torch.Tensor:
@@ -116,11 +160,14 @@ class LMBatcher:
     def get_batch(self, split: str = "train", step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         if split not in self.data:
             raise KeyError(f"no {split!r} data in this batcher: have {sorted(self.data)}")
-        data = self.data[split]
-        g = torch.Generator().manual_seed(
-            (self.seed * 1_000_003 + step * 2 + (split == "val")) % 2**63
-        )
-        starts = torch.randint(len(data) - self.block_size, (self.batch_size,), generator=g)
+        data, B = self.data[split], self.batch_size
+        stream = self.seed * 1_000_003 + (split == "val")  # train and val: streams of their own
+        if split == "val":
+            B = self.val_batch_size or B
+            if self.val_seed is not None:
+                stream = self.val_seed * 1_000_003
+        g = torch.Generator().manual_seed((stream + step * 2) % 2**63)
+        starts = torch.randint(len(data) - self.block_size, (B,), generator=g)
         idx = starts[:, None] + torch.arange(self.block_size + 1)
         windows = data[idx]
         return windows[:, :-1], windows[:, 1:]
@@ -129,9 +176,14 @@ class LMBatcher:
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.data.items())
+        val = "".join(
+            f", {k}={v}"
+            for k, v in (("val_batch_size", self.val_batch_size), ("val_seed", self.val_seed))
+            if v is not None
+        )
         return (
             f"LMBatcher({sizes} tokens, block_size={self.block_size}, "
-            f"batch_size={self.batch_size}, seed={self.seed})"
+            f"batch_size={self.batch_size}, seed={self.seed}{val})"
         )
 
 
@@ -370,3 +422,170 @@ def shakespeare_works(text: str | None = None) -> list[dict]:
             }
         )
     return works
+
+
+# --- classification tasks from the works (lesson 06) ------------------------------------
+
+GENRES = ("comedy", "tragedy", "history")
+"""The First Folio's (1623) three groups, the classes of the lesson's task."""
+
+GENRE_TEST_PLAYS = (
+    "twelfth_night",
+    "midsummer_nights_dream",
+    "macbeth",
+    "othello",
+    "richard_iii",
+    "henry_v",
+)
+"""Two comedies, two tragedies, two histories: the test set's plays. No passage of them is in
+the classification training pool or in the pre-training text."""
+
+STYLE_WORK = "sonnets"
+"""The work the lesson's style fine-tuning continues pre-training on; left out of pre-training so
+that "before" really has never seen it."""
+
+PASSAGE_CHARS = 256
+"""Characters per passage: a few lines of dialogue (about 45 words)."""
+
+
+@dataclass
+class TextTask:
+    """A text classification task: ``classes`` (K names) and a train pool and a test set, each
+    as texts, integer labels in ``0..K-1`` and groups (the work each passage comes from)."""
+
+    name: str
+    classes: tuple[str, ...]
+    train_texts: list[str]
+    train_labels: list[int]
+    test_texts: list[str]
+    test_labels: list[int]
+    train_groups: list[str] = field(default_factory=list)
+    test_groups: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        def counts(labels):
+            return ", ".join(f"{c} {labels.count(i)}" for i, c in enumerate(self.classes))
+
+        return (
+            f"TextTask({self.name!r}: train pool {len(self.train_texts)} "
+            f"({counts(self.train_labels)}); test {len(self.test_texts)} "
+            f"({counts(self.test_labels)}))"
+        )
+
+
+def play_passages(
+    work: dict, length: int = PASSAGE_CHARS, gap: int = PASSAGE_CHARS, limit: int | None = None
+) -> list[str]:
+    """Non-overlapping passages of ``length`` characters from the body of ``work`` (a dict of
+    :func:`~course_lib.data.shakespeare_works`), each starting at the beginning of a line and at
+    least ``gap`` characters after the previous one ends, so no two passages share a sentence.
+    ``limit`` keeps that many, spread evenly over the play."""
+    text, pos, out = work["text"], work["body_start"], []
+    while pos < len(text):
+        if pos > 0 and text[pos - 1] != "\n":
+            nl = text.find("\n", pos)
+            if nl < 0:
+                break
+            pos = nl + 1
+        if pos + length > len(text):
+            break
+        out.append(text[pos : pos + length])
+        pos += length + gap
+    if limit is not None and len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(i * step)] for i in range(limit)]
+    return out
+
+
+def genre_task(
+    per_play_train: int = 60,
+    per_play_test: int = 40,
+    length: int = PASSAGE_CHARS,
+    test_plays: Sequence[str] = GENRE_TEST_PLAYS,
+) -> TextTask:
+    """Comedy, tragedy or history: which kind of play does a passage come from?
+
+    The train pool holds up to ``per_play_train`` passages from each of the other 30 Folio plays;
+    the test set ``per_play_test`` from each held-out play (whole plays: a model cannot pass by
+    recognising a play's characters). Pericles (not in the Folio) and the poems are left out."""
+    works = [w for w in shakespeare_works() if w["genre"] in GENRES]
+    keys = {w["key"] for w in works}
+    unknown = [k for k in test_plays if k not in keys]
+    if unknown:
+        raise ValueError(f"unknown test plays {unknown}: use keys of shakespeare_works()")
+    task = TextTask("genre", GENRES, [], [], [], [])
+    for w in works:
+        held_out = w["key"] in test_plays
+        passages = play_passages(w, length, limit=per_play_test if held_out else per_play_train)
+        label = GENRES.index(w["genre"])
+        texts, labels, groups = (
+            (task.test_texts, task.test_labels, task.test_groups)
+            if held_out
+            else (task.train_texts, task.train_labels, task.train_groups)
+        )
+        texts.extend(passages)
+        labels.extend([label] * len(passages))
+        groups.extend([w["key"]] * len(passages))
+    return task
+
+
+def play_task(
+    plays: Sequence[str] = GENRE_TEST_PLAYS,
+    per_play_train: int = 60,
+    per_play_test: int = 40,
+    train_fraction: float = 0.6,
+    length: int = PASSAGE_CHARS,
+) -> TextTask:
+    """Which play is a passage from? Passages of each play's first ``train_fraction`` (of its
+    passages, in order) form the train pool, the rest the test set, so train and test never
+    share a scene's neighbourhood. By default the plays are the genre task's test plays, which the
+    pre-trained GPT has never read (so neither part was seen in pre-training)."""
+    by_key = {w["key"]: w for w in shakespeare_works()}
+    unknown = [k for k in plays if k not in by_key]
+    if unknown:
+        raise ValueError(f"unknown plays {unknown}: use keys of shakespeare_works()")
+    task = TextTask("play", tuple(plays), [], [], [], [])
+    for label, key in enumerate(plays):
+        passages = play_passages(by_key[key], length)
+        cut = int(train_fraction * len(passages))
+        train_part, test_part = passages[:cut], passages[cut + 1 :]  # one passage left as a gap
+        for part, n, texts, labels, groups in (
+            (train_part, per_play_train, task.train_texts, task.train_labels, task.train_groups),
+            (test_part, per_play_test, task.test_texts, task.test_labels, task.test_groups),
+        ):
+            if len(part) > n:
+                step = len(part) / n
+                part = [part[int(i * step)] for i in range(n)]
+            texts.extend(part)
+            labels.extend([label] * len(part))
+            groups.extend([key] * len(part))
+    return task
+
+
+def sentiment_task(n_test: int = 100, seed: int = 0) -> TextTask:
+    """The 200 labelled movie-review sentences gensim ships (Pang & Lee), split into a train pool
+    and ``n_test`` test sentences, balanced (half positive), by a seeded shuffle."""
+    rows = load_polarity()
+    rng = random.Random(seed)
+    by_label = {0: [r for r in rows if r[1] == 0], 1: [r for r in rows if r[1] == 1]}
+    task = TextTask("sentiment", ("negative", "positive"), [], [], [], [])
+    for label, items in by_label.items():
+        items = items[:]
+        rng.shuffle(items)
+        k = n_test // 2
+        for i, (text, _) in enumerate(items):
+            test = i < k
+            (task.test_texts if test else task.train_texts).append(text)
+            (task.test_labels if test else task.train_labels).append(label)
+    task.train_groups = ["reviews"] * len(task.train_texts)
+    task.test_groups = ["reviews"] * len(task.test_texts)
+    return task
+
+
+def pretraining_text() -> str:
+    """The text the committed GPT is pre-trained on: every work of ``shakespeare.txt`` except the
+    genre task's test plays (:data:`GENRE_TEST_PLAYS`) and the style work (:data:`STYLE_WORK`),
+    joined by blank lines as in the corpus. No test passage is in it (``tests/test_data.py``
+    checks)."""
+    left_out = set(GENRE_TEST_PLAYS) | {STYLE_WORK}
+    return "\n".join(w["text"] for w in shakespeare_works() if w["key"] not in left_out)

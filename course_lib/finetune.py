@@ -1,24 +1,23 @@
-"""Pre-training and fine-tuning (lesson 06): a classifier on a pre-trained GPT, four ways to train
-it, and the data that keeps the comparison honest.
+"""Fine-tuning a pre-trained GPT (lesson 06): a classifier on it, and four ways to train it.
 
 Shapes: B batch, T positions, C model width, K classes, N examples, r the LoRA rank.
 
-- Data: :func:`genre_task` builds the lesson's classification task (comedy, tragedy or history,
-  the First Folio's groups) from passages of Shakespeare's plays, with whole plays held out for the
-  test set; :func:`pretraining_text` is the corpus the committed GPT was pre-trained on, which
-  never contains a test play. :func:`sentiment_task` is the few-shot movie-review task.
+- :func:`load_pretrained` loads the committed checkpoint (``data/pretrained/``, written by
+  ``python data/pretrain_gpt.py``) with its tokenizer; :func:`encode_texts` turns texts into
+  padded ids. The tasks themselves (:func:`~course_lib.data.play_task`,
+  :func:`~course_lib.data.genre_task`, :func:`~course_lib.data.sentiment_task`) and the
+  pre-training text are built in :mod:`course_lib.data`.
 - :class:`GPTClassifier`: a :class:`~course_lib.transformer.GPT` body, its hidden states pooled
   over positions (``"mean"`` or ``"last"``), and a linear head to K classes.
 - Four ways to train it: from scratch (a fresh GPT), a **linear probe** on frozen features
   (:func:`extract_features`, :func:`linear_probe`), **full fine-tuning**
   (:func:`finetune` with ``freeze="none"``; other options freeze the body or all but its last
   block), and a **low-rank adapter** (:class:`LoRALinear`, :func:`apply_lora`; Hu et al. 2021).
-- Evaluation: :func:`accuracy`, :func:`confusion_matrix`, :func:`evaluate_classifier`;
-  :func:`learning_curve` runs every method at several numbers of labelled examples and seeds.
-- :func:`load_pretrained` loads the committed checkpoint (``data/pretrained/``, written by
-  ``python data/pretrain_gpt.py``) with its tokenizer.
+- Evaluation: :func:`accuracy`, :func:`confusion_matrix`, :func:`evaluate_classifier`. The
+  lesson's comparison of the four methods (``run_method``, ``learning_curve``) is a training
+  run, in :mod:`course_lib.runs`.
 
-Layering: this module imports transformer, train, data and runtime; nothing that draws.
+Layering: this module imports transformer, tokenize, train and runtime; nothing that draws.
 """
 
 from __future__ import annotations
@@ -26,34 +25,19 @@ from __future__ import annotations
 import copy
 import math
 import random
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import load_polarity, load_shakespeare, shakespeare_works
-from .runtime import data_path, progress_bar, seed_everything
+from .runtime import data_path
 from .tokenize import CharTokenizer
 from .train import TrainConfig, load_checkpoint, train
-from .transformer import GPT, GPTConfig, GPTRecipe
+from .transformer import GPT, GPTConfig
 
 __all__ = [
-    "GENRES",
-    "GENRE_TEST_PLAYS",
-    "STYLE_WORK",
-    "PASSAGE_CHARS",
     "PRETRAINED_PATH",
-    "PRETRAIN_RECIPE",
-    "TextTask",
-    "play_passages",
-    "genre_task",
-    "play_task",
-    "sentiment_task",
-    "pretraining_text",
-    "shakespeare_tokenizer",
     "load_pretrained",
     "encode_texts",
     "GPTClassifier",
@@ -74,205 +58,13 @@ __all__ = [
     "confusion_matrix",
     "evaluate_classifier",
     "balanced_subset",
-    "METHODS",
-    "run_method",
-    "learning_curve",
-    "summarise_curve",
 ]
 
-# --- the data -------------------------------------------------------------------------------
-
-GENRES = ("comedy", "tragedy", "history")
-"""The First Folio's (1623) three groups, the classes of the lesson's task."""
-
-GENRE_TEST_PLAYS = (
-    "twelfth_night",
-    "midsummer_nights_dream",
-    "macbeth",
-    "othello",
-    "richard_iii",
-    "henry_v",
-)
-"""Two comedies, two tragedies, two histories: the test set's plays. No passage of them is in
-the classification training pool or in the pre-training text."""
-
-STYLE_WORK = "sonnets"
-"""The work the lesson's style fine-tuning continues pre-training on; left out of pre-training so
-that "before" really has never seen it."""
-
-PASSAGE_CHARS = 256
-"""Characters per passage: a few lines of dialogue (about 45 words)."""
+# --- the pre-trained model and its inputs --------------------------------------------------
 
 PRETRAINED_PATH = data_path("pretrained", "gpt_shakespeare.pt")
-
-PRETRAIN_RECIPE = GPTRecipe(
-    n_layer=2,
-    n_head=4,
-    n_embd=128,
-    block_size=64,
-    batch_size=32,
-    lr=3e-3,
-    min_lr=1e-4,
-    warmup_steps=100,
-    steps=6000,
-    fast_steps=20,
-    eval_every=250,
-    eval_batches=4,
-    eval_batch_size=64,
-    seed=1337,
-    optim="adamw",
-)
-"""The pre-training run of ``data/pretrain_gpt.py``: lesson 05's GPT (2 layers of width 128,
-windows of 64 characters) trained longer, with batches twice as large, on
-:func:`pretraining_text`."""
-
-
-@dataclass
-class TextTask:
-    """A text classification task: ``classes`` (K names) and a train pool and a test set, each
-    as texts, integer labels in ``0..K-1`` and groups (the work each passage comes from)."""
-
-    name: str
-    classes: tuple[str, ...]
-    train_texts: list[str]
-    train_labels: list[int]
-    test_texts: list[str]
-    test_labels: list[int]
-    train_groups: list[str] = field(default_factory=list)
-    test_groups: list[str] = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        def counts(labels):
-            return ", ".join(f"{c} {labels.count(i)}" for i, c in enumerate(self.classes))
-
-        return (
-            f"TextTask({self.name!r}: train pool {len(self.train_texts)} "
-            f"({counts(self.train_labels)}); test {len(self.test_texts)} "
-            f"({counts(self.test_labels)}))"
-        )
-
-
-def play_passages(
-    work: dict, length: int = PASSAGE_CHARS, gap: int = PASSAGE_CHARS, limit: int | None = None
-) -> list[str]:
-    """Non-overlapping passages of ``length`` characters from the body of ``work`` (a dict of
-    :func:`~course_lib.data.shakespeare_works`), each starting at the beginning of a line and at
-    least ``gap`` characters after the previous one ends, so no two passages share a sentence.
-    ``limit`` keeps that many, spread evenly over the play."""
-    text, pos, out = work["text"], work["body_start"], []
-    while pos < len(text):
-        if pos > 0 and text[pos - 1] != "\n":
-            nl = text.find("\n", pos)
-            if nl < 0:
-                break
-            pos = nl + 1
-        if pos + length > len(text):
-            break
-        out.append(text[pos : pos + length])
-        pos += length + gap
-    if limit is not None and len(out) > limit:
-        step = len(out) / limit
-        out = [out[int(i * step)] for i in range(limit)]
-    return out
-
-
-def genre_task(
-    per_play_train: int = 60,
-    per_play_test: int = 40,
-    length: int = PASSAGE_CHARS,
-    test_plays: Sequence[str] = GENRE_TEST_PLAYS,
-) -> TextTask:
-    """Comedy, tragedy or history: which kind of play does a passage come from?
-
-    The train pool holds up to ``per_play_train`` passages from each of the other 30 Folio plays;
-    the test set ``per_play_test`` from each held-out play (whole plays: a model cannot pass by
-    recognising a play's characters). Pericles (not in the Folio) and the poems are left out."""
-    works = [w for w in shakespeare_works() if w["genre"] in GENRES]
-    keys = {w["key"] for w in works}
-    unknown = [k for k in test_plays if k not in keys]
-    if unknown:
-        raise ValueError(f"unknown test plays {unknown}: use keys of shakespeare_works()")
-    task = TextTask("genre", GENRES, [], [], [], [])
-    for w in works:
-        held_out = w["key"] in test_plays
-        passages = play_passages(w, length, limit=per_play_test if held_out else per_play_train)
-        label = GENRES.index(w["genre"])
-        texts, labels, groups = (
-            (task.test_texts, task.test_labels, task.test_groups)
-            if held_out
-            else (task.train_texts, task.train_labels, task.train_groups)
-        )
-        texts.extend(passages)
-        labels.extend([label] * len(passages))
-        groups.extend([w["key"]] * len(passages))
-    return task
-
-
-def play_task(
-    plays: Sequence[str] = GENRE_TEST_PLAYS,
-    per_play_train: int = 60,
-    per_play_test: int = 40,
-    train_fraction: float = 0.6,
-    length: int = PASSAGE_CHARS,
-) -> TextTask:
-    """Which play is a passage from? Passages of each play's first ``train_fraction`` (of its
-    passages, in order) form the train pool, the rest the test set, so train and test never
-    share a scene's neighbourhood. By default the plays are the genre task's test plays, which the
-    pre-trained GPT has never read (so neither part was seen in pre-training)."""
-    by_key = {w["key"]: w for w in shakespeare_works()}
-    unknown = [k for k in plays if k not in by_key]
-    if unknown:
-        raise ValueError(f"unknown plays {unknown}: use keys of shakespeare_works()")
-    task = TextTask("play", tuple(plays), [], [], [], [])
-    for label, key in enumerate(plays):
-        passages = play_passages(by_key[key], length)
-        cut = int(train_fraction * len(passages))
-        train_part, test_part = passages[:cut], passages[cut + 1 :]  # one passage left as a gap
-        for part, n, texts, labels, groups in (
-            (train_part, per_play_train, task.train_texts, task.train_labels, task.train_groups),
-            (test_part, per_play_test, task.test_texts, task.test_labels, task.test_groups),
-        ):
-            if len(part) > n:
-                step = len(part) / n
-                part = [part[int(i * step)] for i in range(n)]
-            texts.extend(part)
-            labels.extend([label] * len(part))
-            groups.extend([key] * len(part))
-    return task
-
-
-def sentiment_task(n_test: int = 100, seed: int = 0) -> TextTask:
-    """The 200 labelled movie-review sentences gensim ships (Pang & Lee), split into a train pool
-    and ``n_test`` test sentences, balanced (half positive), by a seeded shuffle."""
-    rows = load_polarity()
-    rng = random.Random(seed)
-    by_label = {0: [r for r in rows if r[1] == 0], 1: [r for r in rows if r[1] == 1]}
-    task = TextTask("sentiment", ("negative", "positive"), [], [], [], [])
-    for label, items in by_label.items():
-        items = items[:]
-        rng.shuffle(items)
-        k = n_test // 2
-        for i, (text, _) in enumerate(items):
-            test = i < k
-            (task.test_texts if test else task.train_texts).append(text)
-            (task.test_labels if test else task.train_labels).append(label)
-    task.train_groups = ["reviews"] * len(task.train_texts)
-    task.test_groups = ["reviews"] * len(task.test_texts)
-    return task
-
-
-def pretraining_text() -> str:
-    """The text the committed GPT is pre-trained on: every work of ``shakespeare.txt`` except the
-    genre task's test plays (:data:`GENRE_TEST_PLAYS`) and the style work (:data:`STYLE_WORK`),
-    joined by blank lines as in the corpus. No test passage is in it (``tests/test_finetune.py``
-    checks)."""
-    left_out = set(GENRE_TEST_PLAYS) | {STYLE_WORK}
-    return "\n".join(w["text"] for w in shakespeare_works() if w["key"] not in left_out)
-
-
-def shakespeare_tokenizer() -> CharTokenizer:
-    """The character tokenizer of the whole corpus (84 characters; the tiny slice has only 77)."""
-    return CharTokenizer().train(load_shakespeare(tiny=False))
+"""The committed checkpoint: :data:`course_lib.runs.PRETRAIN_RECIPE` trained on
+:func:`course_lib.data.pretraining_text` by ``python data/pretrain_gpt.py``."""
 
 
 def load_pretrained(path=PRETRAINED_PATH) -> tuple[GPT, CharTokenizer, dict]:
@@ -536,7 +328,9 @@ def finetune(
     """Train ``model`` on labelled examples with the shared loop (AdamW, warmup and cosine
     decay, gradient clipping), after choosing what trains with ``freeze`` (see
     :func:`set_trainable`). Frozen parameters are not given to the optimizer, so they stay
-    bit-identical. ``head_lr`` (default ``lr``) is the head's learning rate. Returns ``model``."""
+    bit-identical. ``head_lr`` (default ``lr``) is the head's learning rate: the head's group
+    gets ``lr_scale = head_lr / lr``, which the shared loop applies to its scheduled rate.
+    Returns ``model``."""
     set_trainable(model, freeze)
     head = list(model.head.parameters())
     head_ids = {id(p) for p in head}
@@ -544,7 +338,7 @@ def finetune(
     groups = [{"params": head, "lr_scale": (head_lr or lr) / lr}]
     if body:
         groups.append({"params": body, "lr_scale": 1.0})
-    optimizer = _ScaledAdamW(groups, lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     config = TrainConfig(
         max_steps=steps,
         lr=lr,
@@ -557,23 +351,6 @@ def finetune(
     train(model, batches, config, loss_fn=classification_loss, optimizer=optimizer)
     model.eval()
     return model
-
-
-class _ScaledAdamW(torch.optim.AdamW):
-    """AdamW whose parameter groups may carry an ``lr_scale``: the shared loop sets one learning
-    rate (warmup, cosine) for every group, and each group steps with that rate times its scale
-    (the head, trained from zero, learns faster than the pre-trained body)."""
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        rates = [g["lr"] for g in self.param_groups]
-        for g in self.param_groups:
-            g["lr"] = g["lr"] * g.get("lr_scale", 1.0)
-        try:
-            return super().step(closure)
-        finally:
-            for g, lr in zip(self.param_groups, rates, strict=True):
-                g["lr"] = lr
 
 
 @torch.no_grad()
@@ -714,180 +491,3 @@ def balanced_subset(labels: Sequence[int], n: int, seed: int) -> list[int]:
         out.extend(by_class[c][:take])
     rng.shuffle(out)
     return out
-
-
-# --- the comparison -------------------------------------------------------------------------
-
-METHODS = ("scratch", "linear probe", "fine-tune", "LoRA")
-"""The four ways the lesson compares, on the same examples and the same test set."""
-
-
-@dataclass
-class MethodSettings:
-    """How each method trains in :func:`run_method` (steps, learning rates, LoRA's rank).
-
-    The defaults were chosen on the play task with 48 and 192 labelled passages, 3 seeds: with a
-    head fitted as a linear probe first, body rates of 5e-4 and 1e-3 gave the same fine-tuning
-    accuracy (within a point); LoRA did a little better at 3e-3 than at 1e-3."""
-
-    steps: int = 40
-    batch_size: int = 16
-    scratch_lr: float = 1e-3
-    finetune_lr: float = 5e-4
-    lora_lr: float = 3e-3
-    head_lr: float | None = None  # None: the body's rate
-    head_init: str = "probe"  # "probe": fit the head on frozen features first (LP-FT); "zero"
-    lora_r: int = 8
-    lora_alpha: float = 16.0
-    probe_weight_decay: float = 1e-2
-    pooling: str = "mean"
-    max_chars: int = PASSAGE_CHARS  # texts are cropped to this many characters
-
-
-def run_method(
-    method: str,
-    pretrained: GPT,
-    n_classes: int,
-    train_data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    test_data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    *,
-    seed: int = 0,
-    settings: MethodSettings | None = None,
-    features: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> dict:
-    """Train one method on ``train_data`` ``(ids, lengths, labels)`` and evaluate it on
-    ``test_data``. ``pretrained`` is copied, never changed. ``features`` ``(train_feats,
-    test_feats)`` of the pre-trained model may be given precomputed (the linear probe, and the
-    head's initial fit, use them). With ``settings.head_init="probe"`` every trained method starts
-    its head as a linear probe fitted on its own model's features (for "scratch", the random
-    model's): linear probing, then training (LP-FT).
-    Returns ``{"method", "n", "seed", "accuracy", "pred", "seconds", "trainable", "model"}``
-    (``model``: the trained :class:`GPTClassifier`, or the :class:`LinearProbe`)."""
-    s = settings or MethodSettings()
-    ids, lengths, labels = train_data
-    start = time.perf_counter()
-    seed_everything(seed)
-    if method == "linear probe":
-        if features is None:
-            clf = GPTClassifier(pretrained, n_classes, s.pooling)
-            features = (
-                extract_features(clf, ids, lengths),
-                extract_features(clf, test_data[0], test_data[1]),
-            )
-        probe = linear_probe(features[0], labels, n_classes, weight_decay=s.probe_weight_decay)
-        pred = probe.predict(features[1])
-        trainable = sum(p.numel() for p in probe.linear.parameters())
-        model = probe
-    else:
-        if method == "scratch":
-            body = GPT(pretrained.config)  # same architecture, fresh random weights
-            freeze, lr = "none", s.scratch_lr
-        elif method == "fine-tune":
-            body, freeze, lr = copy.deepcopy(pretrained), "none", s.finetune_lr
-        elif method == "LoRA":
-            body, freeze, lr = copy.deepcopy(pretrained), "lora", s.lora_lr
-        else:
-            raise ValueError(f"unknown method {method!r}: use one of {METHODS}")
-        clf = GPTClassifier(body, n_classes, s.pooling)
-        if s.head_init == "probe":
-            # the head starts as a linear probe on this model's own features (Kumar et al. 2022:
-            # a fitted head does not tear up the pre-trained features in the first steps)
-            feats = (
-                features[0]
-                if features is not None and method != "scratch"
-                else extract_features(clf, ids, lengths)
-            )
-            probe = linear_probe(feats, labels, n_classes, weight_decay=s.probe_weight_decay)
-            probe.copy_into(clf.head)
-        elif s.head_init != "zero":
-            raise ValueError(f"head_init must be 'probe' or 'zero', got {s.head_init!r}")
-        if method == "LoRA":
-            apply_lora(clf, r=s.lora_r, alpha=s.lora_alpha)
-        finetune(
-            clf,
-            ids,
-            lengths,
-            labels,
-            freeze=freeze,
-            steps=s.steps,
-            batch_size=s.batch_size,
-            lr=lr,
-            head_lr=s.head_lr,
-            seed=seed,
-        )
-        trainable = count_trainable(clf)
-        pred = evaluate_classifier(clf, *test_data)["pred"]
-        model = clf
-    return {
-        "method": method,
-        "n": len(labels),
-        "seed": seed,
-        "accuracy": accuracy(pred, test_data[2]),
-        "pred": pred,
-        "seconds": time.perf_counter() - start,
-        "trainable": trainable,
-        "model": model,
-    }
-
-
-def learning_curve(
-    task: TextTask,
-    pretrained: GPT,
-    tokenizer: CharTokenizer,
-    *,
-    sizes: Sequence[int] = (25, 50, 100, 200),
-    seeds: Sequence[int] = (0, 1, 2),
-    methods: Sequence[str] = METHODS,
-    settings: MethodSettings | None = None,
-    progress: bool = True,
-) -> list[dict]:
-    """Accuracy on the test set of every method, for ``n`` labelled examples in ``sizes``
-    (balanced draws from the train pool; seed ``s`` draws the same examples for every method) and
-    every seed. Returns one row per run (see :func:`run_method`; without the model)."""
-    s = settings or MethodSettings()
-    pool = encode_texts(tokenizer, task.train_texts, s.max_chars)
-    pool_labels = torch.tensor(task.train_labels)
-    test = (*encode_texts(tokenizer, task.test_texts, s.max_chars), torch.tensor(task.test_labels))
-    K = len(task.classes)
-    jobs = [(n, seed, m) for n in sizes for seed in seeds for m in methods]
-    subsets = {
-        (n, seed): balanced_subset(task.train_labels, n, seed=1000 + seed)
-        for n in sizes
-        for seed in seeds
-    }
-    feats: dict = {}
-    if set(methods) - {"scratch"}:  # the frozen features, once per example that is used
-        clf = GPTClassifier(pretrained, K, s.pooling)
-        used = sorted({i for idx in subsets.values() for i in idx})
-        pool_feats = extract_features(clf, pool[0][used], pool[1][used])
-        feats = {i: f for i, f in zip(used, pool_feats, strict=True)}
-        test_feats = extract_features(clf, test[0], test[1])
-    rows = []
-    for n, seed, method in progress_bar(
-        jobs, desc=f"{task.name}: learning curve", disable=not progress
-    ):
-        idx_list = subsets[(n, seed)]
-        idx = torch.tensor(idx_list)
-        train_data = (pool[0][idx], pool[1][idx], pool_labels[idx])
-        f = None
-        if feats and method != "scratch":
-            f = (torch.stack([feats[i] for i in idx_list]), test_feats)
-        row = run_method(method, pretrained, K, train_data, test, seed=seed, settings=s, features=f)
-        del row["model"]  # keep the rows light: one number per run is what the curve needs
-        rows.append(row)
-    return rows
-
-
-def summarise_curve(rows: list[dict]) -> dict:
-    """``{method: {n: (mean accuracy, standard deviation, number of seeds)}}``."""
-    out: dict = {}
-    for r in rows:
-        out.setdefault(r["method"], {}).setdefault(r["n"], []).append(r["accuracy"])
-    summary = {}
-    for m, by_n in out.items():
-        summary[m] = {}
-        for n, accs in sorted(by_n.items()):
-            t = torch.tensor(accs)
-            sd = float(t.std(unbiased=True)) if len(accs) > 1 else 0.0
-            summary[m][n] = (float(t.mean()), sd, len(accs))
-    return summary

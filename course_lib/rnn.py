@@ -17,28 +17,23 @@ Shapes: B batch, T time steps, I input size, H hidden size, L layers, V vocabula
   (the sampler is :mod:`course_lib.sampling`, shared with lesson 05's transformer).
 - :func:`evaluate_lm`: loss over a whole text; :func:`input_gradient_norms`: how much the loss
   at the last step depends on the input k steps back; :func:`trace_lstm`: gates over a text.
-- :class:`CharRNNRecipe`, :data:`RECIPES`, :func:`train_char_model`: the lesson's training runs,
-  shared by the notebook and ``benchmarks/bench_rnn.py``.
+
+The lesson's training runs (``CharRNNRecipe``, ``RECIPES``, ``train_char_model``) are in
+:mod:`course_lib.runs`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
-import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import LMBatcher, load_shakespeare, shakespeare_split
-from .runtime import REPO_ROOT, by_mode, relpath
 from .sampling import check_generate_args, prompt_batch, sample_next, sampling_generator
 from .sampling import next_token_probs as next_token_probs  # re-exported: lesson 03's name
-from .tokenize import CharTokenizer
-from .train import TrainConfig, train
 
 CELLS = ("rnn", "lstm")
 
@@ -668,128 +663,3 @@ def _check_tokenizer(tokenizer, vocab_size: int) -> None:
         raise ValueError(
             f"the tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}"
         )
-
-
-# --- the lesson's training runs -------------------------------------------------------------
-
-
-def shakespeare_char_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
-    """``(tokenizer, train_ids, val_ids)``: the course's Shakespeare split as character ids,
-    with the ``CharTokenizer`` of the whole slice (77 characters)."""
-    tok = CharTokenizer().train(load_shakespeare())
-    train_text, val_text = shakespeare_split()
-    return tok, torch.tensor(tok.encode(train_text)), torch.tensor(tok.encode(val_text))
-
-
-@dataclass(frozen=True)
-class CharRNNRecipe:
-    """One training run of the lesson: the model, the batches and the schedule."""
-
-    cell: str = "lstm"
-    hidden_size: int = 256
-    num_layers: int = 1
-    dropout: float = 0.0
-    forget_bias: float | None = None
-    block_size: int = 128
-    batch_size: int = 32
-    lr: float = 3e-3
-    warmup_steps: int = 100
-    steps: int = 3000  # full mode
-    fast_steps: int = 60  # fast mode (COURSE_FAST=1)
-    grad_clip: float = 1.0
-    seed: int = 1337
-
-    def build_model(self, tokenizer) -> CharRNN:
-        config = CharRNNConfig(
-            len(tokenizer),
-            self.hidden_size,
-            self.num_layers,
-            cell=self.cell,
-            fused=True,
-            dropout=self.dropout,
-            forget_bias=self.forget_bias,
-        )
-        return CharRNN(config, tokenizer=tokenizer)
-
-    def batcher(self, train_ids, val_ids) -> LMBatcher:
-        return LMBatcher(
-            train_ids,
-            val_ids,
-            block_size=self.block_size,
-            batch_size=self.batch_size,
-            seed=self.seed,
-        )
-
-    def train_config(self, steps: int | None = None, **overrides) -> TrainConfig:
-        steps = steps or by_mode(full=self.steps, fast=self.fast_steps)
-        kw = dict(
-            max_steps=steps,
-            lr=self.lr,
-            warmup_steps=min(self.warmup_steps, steps // 5),
-            grad_clip=self.grad_clip,
-            eval_every=max(1, steps // 10),
-            eval_batches=by_mode(full=20, fast=4),
-            desc=self.cell.upper(),
-        )
-        kw.update(overrides)
-        return TrainConfig(**kw)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-RECIPES: dict[str, CharRNNRecipe] = {
-    "rnn": CharRNNRecipe(cell="rnn", hidden_size=256, lr=2e-3, steps=2700),
-    "lstm": CharRNNRecipe(cell="lstm", hidden_size=256, lr=3e-3, steps=2700),
-}
-"""The two recurrent runs of lesson 03 (full-mode steps; ``fast_steps`` in fast mode). The LSTM's
-learning rate was chosen among 2e-3, 3e-3 and 6e-3 by validation loss at 3000 steps; 2700 LSTM
-steps take about 4.5 minutes on 2 quiet CPU cores (0.1 s a step), inside the lesson's 5-minute
-training budget, and the RNN gets the same number of steps."""
-
-
-def train_char_model(
-    recipe: CharRNNRecipe, *, data=None, steps: int | None = None, progress: bool = True
-) -> dict:
-    """Train ``recipe`` on the Shakespeare split with the shared loop; evaluate on all of val.
-
-    Returns ``{"model", "history", "seconds", "steps", "val_loss", "val_bpc",
-    "val_loss_windows", "params"}``: ``val_loss`` is :func:`evaluate_lm` on the whole validation
-    split reading it as a stream (``carry_state=True``), ``val_loss_windows`` the same from a
-    fresh state every ``block_size`` characters; nats per character."""
-    from .runtime import seed_everything
-
-    tok, train_ids, val_ids = data or shakespeare_char_data()
-    seed_everything(recipe.seed)
-    model = recipe.build_model(tok)
-    config = recipe.train_config(steps, progress=progress)
-    start = time.perf_counter()
-    model, history = train(model, recipe.batcher(train_ids, val_ids), config)
-    seconds = time.perf_counter() - start
-    val = evaluate_lm(model, val_ids, recipe.block_size, carry_state=True)
-    return {
-        "model": model,
-        "history": history,
-        "seconds": seconds,
-        "steps": config.max_steps,
-        "val_loss": val,
-        "val_bpc": val / math.log(2),
-        "val_loss_windows": evaluate_lm(model, val_ids, recipe.block_size),
-        "params": model.num_parameters(),
-    }
-
-
-RESULTS_PATH = REPO_ROOT / "notebooks" / "results" / "03_rnn_lstm.json"
-"""Lesson 03's results table (written by the notebook in full mode): validation losses of the
-bigram, n-gram, RNN and LSTM, for later lessons to compare against."""
-
-
-def load_results() -> dict:
-    """Lesson 03's saved results: ``{"bigram_val_loss", "ngram_val_loss", "rnn_val_loss",
-    "lstm_val_loss", "models": [...], ...}``, losses in nats per character."""
-    if not RESULTS_PATH.exists():
-        raise FileNotFoundError(
-            f"{relpath(RESULTS_PATH)} is missing: run notebooks/03_rnn_lstm.ipynb in full mode "
-            "(it writes the file), or benchmarks/bench_rnn.py for the same numbers"
-        )
-    return json.loads(RESULTS_PATH.read_text(encoding="utf-8"))

@@ -137,6 +137,43 @@ class History:
             out.append(total / min(i + 1, window))
         return out
 
+    def eval_curve(self, *, exclude_eval: bool = True) -> list[list[float]]:
+        """``[[seconds, val_loss], ...]``, one pair per evaluation.
+
+        ``seconds`` is the training clock: wall time since training started with the time spent
+        in the evaluations themselves left out (``exclude_eval=True``), so a curve does not
+        depend on how often it was measured. ``exclude_eval=False`` gives plain wall time."""
+        out, spent = [], 0.0
+        for t, v, d in zip(self.eval_time, self.val_loss, self._eval_durations(), strict=True):
+            out.append([t - d - spent if exclude_eval else t, v])
+            spent += d
+        return out
+
+    def training_seconds(self) -> float:
+        """Wall time of the training steps alone: ``time[-1]`` less the evaluations done before
+        the last step (the training clock of :meth:`eval_curve`)."""
+        if not self.time:
+            return 0.0
+        last = self.steps_done
+        durations = self._eval_durations()
+        return self.time[-1] - sum(
+            d for s, d in zip(self.eval_step, durations, strict=True) if s < last
+        )
+
+    def first_time_below(self, threshold: float, *, exclude_eval: bool = True) -> float | None:
+        """The first time on :meth:`eval_curve` with validation loss <= ``threshold``, or None
+        if training never got there."""
+        curve = self.eval_curve(exclude_eval=exclude_eval)
+        return next((t for t, v in curve if v <= threshold), None)
+
+    def _eval_durations(self) -> list[float]:
+        """Seconds each evaluation took: it starts when the step before it has been recorded."""
+        step_time = dict(zip(self.step, self.time, strict=True))
+        # the evaluation before the first step starts at 0
+        return [
+            t - step_time.get(s, 0.0) for s, t in zip(self.eval_step, self.eval_time, strict=True)
+        ]
+
     def plot(
         self,
         ax=None,
@@ -260,10 +297,10 @@ class Muon(torch.optim.Optimizer):
     A parameter group with ``muon=True`` (2-D weights only) takes SGD momentum (Nesterov), then
     replaces the update by :func:`orthogonalize` of it: every direction of the matrix moves by
     the same amount, so the rare directions Adam's per-entry scaling leaves behind learn as fast
-    as the common ones. The step is ``lr * lr_mult * sqrt(max(1, rows / cols))``. Groups with
+    as the common ones. The step is ``lr * sqrt(max(1, rows / cols))``. Groups with
     ``muon=False`` (embeddings, the output layer, gains and biases) are updated by AdamW, the same
-    arithmetic as ``torch.optim.AdamW`` (tested). ``lr`` is the one number the shared loop's
-    schedule sets; ``lr_mult`` scales it per group (Muon wants ~0.02 where AdamW wants 3e-3).
+    arithmetic as ``torch.optim.AdamW`` (tested). Muon wants a larger rate (~0.02) than AdamW
+    (3e-3): give its group an ``lr_scale``, which :func:`train` applies to the scheduled rate.
     """
 
     def __init__(
@@ -284,7 +321,6 @@ class Muon(torch.optim.Optimizer):
             momentum=momentum,
             ns_steps=ns_steps,
             muon=False,
-            lr_mult=1.0,
         )
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -302,7 +338,7 @@ class Muon(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr, wd = group["lr"] * group["lr_mult"], group["weight_decay"]
+            lr, wd = group["lr"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -356,7 +392,10 @@ def train(
             split is ``"train"`` or ``"val"``.
         config: a :class:`TrainConfig`.
         loss_fn: ``loss_fn(model, batch) -> scalar tensor``; next-token cross-entropy by default.
-        optimizer: defaults to AdamW with ``config``'s lr, betas and weight decay.
+        optimizer: defaults to AdamW with ``config``'s lr, betas and weight decay. Before each
+            step every parameter group's ``lr`` is set to the scheduled rate times the group's
+            ``lr_scale`` (1 when absent): e.g. a fresh head learning faster than a pre-trained
+            body, or Muon's matrices at ~0.02 where AdamW wants 3e-3.
         resume: a :class:`TrainResult` (continue an interrupted run in memory) or a checkpoint
             path (restores model, optimizer, history, step and random state).
         model_config: saved in checkpoints, so loading into a different model says what differs.
@@ -422,8 +461,8 @@ def train(
             run_eval()
         while step < config.max_steps:
             lr = lr_at(step, config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group in optimizer.param_groups:  # a group may scale the schedule's rate
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             batch = _to_device(batches("train", step), device)
             loss = loss_fn(model, batch)
             optimizer.zero_grad(set_to_none=True)

@@ -40,11 +40,10 @@ from pathlib import Path
 
 import torch
 
+from .data import shakespeare_char_data
+from .runs import GPTRecipe
 from .runtime import by_mode, get_device, relpath, seed_everything
 from .train import lm_loss, save_checkpoint, train
-
-# the lesson's recipe and data (one block, so that it can follow them when they move)
-from .transformer import GPTRecipe, shakespeare_char_data
 
 __all__ = [
     "RECIPES",

@@ -12,24 +12,22 @@ Shapes: B batch, T positions, C = ``n_embd`` model width, H heads, L layers, V v
 - :func:`generate`: sampling with temperature, top-k and top-p (:mod:`course_lib.sampling`),
   with or without a KV cache.
 - :func:`attention_maps`: every layer's and head's attention weights for a sequence.
-- :class:`GPTRecipe`, :func:`train_gpt`: the lesson's training run, shared by the notebook and
-  ``benchmarks/bench_transformer.py``; :func:`eval_curve` gives validation loss against
-  training seconds (evaluation time left out).
+- :func:`evaluate_gpt`: the loss over a whole text, in windows or with a sliding window.
+
+The lesson's training run (``GPTRecipe``, ``train_gpt``) is in :mod:`course_lib.runs`; the
+validation loss against training seconds is ``History.eval_curve()`` (:mod:`course_lib.train`).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention, record_attention
-from .data import LMBatcher, load_shakespeare, shakespeare_split
-from .runtime import by_mode, seed_everything
 from .sampling import (
     check_generate_args,
     next_token_probs,
@@ -39,8 +37,6 @@ from .sampling import (
     top_k_filter,
     top_p_filter,
 )
-from .tokenize import CharTokenizer
-from .train import History, Muon, TrainConfig, train
 
 __all__ = [
     "GPTConfig",
@@ -55,13 +51,6 @@ __all__ = [
     "generate",
     "attention_maps",
     "evaluate_gpt",
-    "GPTRecipe",
-    "train_gpt",
-    "eval_curve",
-    "training_seconds",
-    "first_time_below",
-    "seconds_per_step",
-    "shakespeare_char_data",
 ]
 
 
@@ -565,298 +554,3 @@ def _check_eval_args(ids: torch.Tensor, stride: int | None, T: int) -> None:
         raise ValueError(f"ids must be 1-D with at least 2 tokens, got shape {tuple(ids.shape)}")
     if stride is not None and not (isinstance(stride, int) and 1 <= stride <= T):
         raise ValueError(f"stride must be an int in 1..block_size={T} or None, got {stride!r}")
-
-
-# --- the lesson's training run --------------------------------------------------------------
-
-
-def shakespeare_char_data() -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
-    """``(tokenizer, train_ids, val_ids)``: the course's Shakespeare split as character ids, with
-    the ``CharTokenizer`` of the whole slice (the same ids as lesson 03)."""
-    tok = CharTokenizer().train(load_shakespeare())
-    train_text, val_text = shakespeare_split()
-    return tok, torch.tensor(tok.encode(train_text)), torch.tensor(tok.encode(val_text))
-
-
-class RecipeBatches:
-    """``batches(split, step)`` for :func:`course_lib.train.train`: training batches from one
-    :class:`~course_lib.data.LMBatcher`, validation batches from another with its own (larger)
-    batch size, so the validation sample is the same whatever the training batch size."""
-
-    def __init__(self, train: LMBatcher, val: LMBatcher):
-        self.train, self.val = train, val
-
-    def __call__(self, split: str, step: int):
-        if split == "train":
-            return self.train("train", step)
-        if split == "val":
-            return self.val("train", step)  # the val batcher holds the validation ids only
-        raise KeyError(f"no {split!r} data: use 'train' or 'val'")
-
-    def __repr__(self) -> str:
-        return f"RecipeBatches(train={self.train!r}, val={self.val!r})"
-
-
-@dataclass(frozen=True)
-class GPTRecipe:
-    """One training run of the lesson: the model's sizes, the batches and the schedule.
-
-    The defaults are the lesson's full-mode run, tuned for a 2-core laptop CPU, where the
-    clock, not the data, is the limit:
-
-    * a shallow model (2 layers of width 128): early in training a deeper or wider model learns
-      hardly more per step, but each step costs more;
-    * short windows (64 characters) in batches of 32;
-    * no dropout: a few minutes are too short to overfit a million characters;
-    * Muon (:class:`~course_lib.train.Muon`, lr 0.02) for the weight matrices inside the blocks
-      and AdamW (lr 3e-3) for the embeddings, gains and biases, after a short warmup, cosine
-      decay to a tenth. With the same training time (about 106 s), AdamW alone
-      (``optim="adamw"``, its best batch of 16 x 64) ended 0.09 nats higher, 1.660 against
-      1.572 (one run of ``benchmarks/bench_transformer.py --baselines``).
-    """
-
-    n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 64
-    dropout: float = 0.0
-    pos_emb: str = "learned"
-    norm: str = "pre"
-    tie_weights: bool = True
-    activation: str = "gelu"
-    batch_size: int = 32
-    lr: float = 3e-3
-    min_lr: float = 3e-4
-    warmup_steps: int = 50
-    weight_decay: float = 0.1
-    betas: tuple[float, float] = (0.9, 0.99)
-    optim: str = "muon"  # Muon for the blocks' matrices, AdamW for the rest; or "adamw"
-    muon_lr: float = 0.02
-    grad_clip: float = 1.0
-    steps: int = 1700  # full mode
-    fast_steps: int = 40  # fast mode (COURSE_FAST=1)
-    eval_every: int = 100
-    eval_batches: int = 4  # a fixed sample of the validation split: eval_batches x
-    eval_batch_size: int = 64  # eval_batch_size windows of block_size tokens (16,384 tokens)
-    seed: int = 1337
-
-    def gpt_config(self, vocab_size: int) -> GPTConfig:
-        return GPTConfig(
-            vocab_size=vocab_size,
-            block_size=self.block_size,
-            n_layer=self.n_layer,
-            n_head=self.n_head,
-            n_embd=self.n_embd,
-            dropout=self.dropout,
-            pos_emb=self.pos_emb,
-            norm=self.norm,
-            tie_weights=self.tie_weights,
-            activation=self.activation,
-        )
-
-    def build_model(self, vocab_size: int) -> GPT:
-        return GPT(self.gpt_config(vocab_size))
-
-    def batcher(self, train_ids, val_ids) -> RecipeBatches:
-        return RecipeBatches(
-            LMBatcher(
-                train_ids, block_size=self.block_size, batch_size=self.batch_size, seed=self.seed
-            ),
-            LMBatcher(
-                val_ids, block_size=self.block_size, batch_size=self.eval_batch_size, seed=self.seed
-            ),
-        )
-
-    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        """AdamW with weight decay on the weight matrices only (not on biases and LayerNorm
-        gains, which set scales rather than store knowledge). With ``optim="muon"``, the weight
-        matrices inside the blocks are trained by :class:`~course_lib.train.Muon` at
-        ``muon_lr`` instead (no weight decay), and the rest by AdamW as before."""
-        if self.optim not in ("adamw", "muon"):
-            raise ValueError(f"optim must be 'adamw' or 'muon', got {self.optim!r}")
-        if self.optim == "muon":
-            groups: dict[str, list] = {"muon": [], "decay": [], "no_decay": []}
-            for name, p in model.named_parameters():
-                kind = "no_decay" if p.dim() < 2 else "decay"
-                if p.dim() == 2 and name.startswith("blocks."):
-                    kind = "muon"
-                groups[kind].append(p)
-            return Muon(
-                [
-                    {"params": groups["muon"], "muon": True, "lr_mult": self.muon_lr / self.lr},
-                    {"params": groups["decay"], "weight_decay": self.weight_decay},
-                    {"params": groups["no_decay"], "weight_decay": 0.0},
-                ],
-                lr=self.lr,
-                betas=self.betas,
-            )
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in model.parameters() if p.dim() < 2]
-        return torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": self.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=self.lr,
-            betas=self.betas,
-        )
-
-    def train_config(self, steps: int | None = None, **overrides) -> TrainConfig:
-        steps = steps or by_mode(full=self.steps, fast=self.fast_steps)
-        kw = dict(
-            max_steps=steps,
-            lr=self.lr,
-            min_lr=self.min_lr,
-            warmup_steps=min(self.warmup_steps, steps // 5),
-            grad_clip=self.grad_clip,
-            betas=self.betas,
-            weight_decay=self.weight_decay,
-            eval_every=min(self.eval_every, max(1, steps // 4)),
-            eval_batches=by_mode(full=self.eval_batches, fast=2),
-            desc="GPT",
-        )
-        kw.update(overrides)
-        return TrainConfig(**kw)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def replace(self, **changes) -> GPTRecipe:
-        return replace(self, **changes)
-
-
-def _eval_durations(history: History) -> list[float]:
-    """Seconds each evaluation took: it starts when the step before it has been recorded."""
-    step_time = dict(zip(history.step, history.time, strict=True))
-    # the evaluation before the first step starts at 0
-    return [
-        t - step_time.get(s, 0.0) for s, t in zip(history.eval_step, history.eval_time, strict=True)
-    ]
-
-
-def eval_curve(history: History, *, exclude_eval: bool = True) -> list[list[float]]:
-    """``[[seconds, val_loss], ...]``, one pair per evaluation in ``history``.
-
-    ``seconds`` is the training clock: wall time since training started with the time spent in
-    the evaluations themselves left out (``exclude_eval=True``), so a curve does not depend on
-    how often it was measured. ``exclude_eval=False`` gives plain wall time."""
-    out, spent = [], 0.0
-    for t, v, d in zip(history.eval_time, history.val_loss, _eval_durations(history), strict=True):
-        out.append([t - d - spent if exclude_eval else t, v])
-        spent += d
-    return out
-
-
-def training_seconds(history: History) -> float:
-    """Wall time of the training steps alone: ``history.time[-1]`` less the evaluations done
-    before the last step (the training clock of :func:`eval_curve`)."""
-    if not history.time:
-        return 0.0
-    last = history.steps_done
-    durations = _eval_durations(history)
-    return history.time[-1] - sum(
-        d for s, d in zip(history.eval_step, durations, strict=True) if s < last
-    )
-
-
-def first_time_below(curve: list[list[float]], threshold: float) -> float | None:
-    """The first time in ``curve`` (``[[seconds, loss], ...]``) with loss <= ``threshold``, or
-    None if it never got there."""
-    return next((t for t, v in curve if v <= threshold), None)
-
-
-def seconds_per_step(model: nn.Module, batches, *, steps: int = 20, warmup: int = 3) -> float:
-    """Median wall time of one training step (forward, backward, clipping, AdamW: for models
-    trained with AdamW; a Muon step costs more) of ``model`` on
-    ``batches("train", i)``, measured on a copy, so ``model`` itself is left untouched. Use it to
-    give models the same wall-clock budget: ``steps = int(budget / seconds_per_step(...))``."""
-    import copy
-    import statistics
-
-    from .train import lm_loss
-
-    clone = copy.deepcopy(model).train()
-    opt = torch.optim.AdamW(clone.parameters(), lr=1e-4)
-    device = next(clone.parameters()).device
-    times = []
-    for i in range(warmup + steps):
-        x, y = (t.to(device) for t in batches("train", 10_000 + i))
-        start = time.perf_counter()
-        loss = lm_loss(clone, (x, y))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(clone.parameters(), 1.0)
-        opt.step()
-        loss.item()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def train_gpt(
-    recipe: GPTRecipe,
-    *,
-    model: GPT | None = None,
-    data=None,
-    steps: int | None = None,
-    progress: bool = True,
-    on_eval=None,
-    final_eval: bool = True,
-    **train_overrides,
-) -> dict:
-    """Train ``recipe`` on the Shakespeare split with the shared loop and evaluate it.
-
-    ``model`` trains a model you built (``recipe.build_model(vocab_size)``, e.g. to use it in an
-    ``on_eval`` callback); by default the recipe builds one after seeding with ``recipe.seed``.
-    ``data`` is ``(tokenizer, train_ids, val_ids)`` (default :func:`shakespeare_char_data`);
-    ``steps`` overrides the recipe's step count and ``train_overrides`` any
-    :class:`~course_lib.train.TrainConfig` field.
-
-    Returns ``{"model", "history", "config", "recipe", "seconds", "train_seconds", "steps",
-    "tokens", "tokens_per_second", "curve", "val_loss", "val_bpc", "val_loss_windows",
-    "params"}``: ``seconds`` is the wall time of ``train`` (evaluations included),
-    ``train_seconds`` the training clock (evaluations left out; see :func:`eval_curve`),
-    ``tokens_per_second`` training tokens per training second, ``curve`` the
-    :func:`eval_curve` (on the recipe's fixed validation sample), ``val_loss`` the loss on the
-    whole validation split read with a sliding window (stride ``block_size // 2``: every
-    character predicted from at least half a block of context, as a recurrent model reads the
-    split as one stream) and ``val_loss_windows`` the same from separate windows of
-    ``block_size`` characters (as in training); nats per character (:func:`evaluate_gpt`)."""
-    tok, train_ids, val_ids = data or shakespeare_char_data()
-    seed_everything(recipe.seed)
-    model = recipe.build_model(len(tok)) if model is None else model
-    config = recipe.train_config(steps, progress=progress, **train_overrides)
-    start = time.perf_counter()
-    model, history = train(
-        model,
-        recipe.batcher(train_ids, val_ids),
-        config,
-        optimizer=recipe.optimizer(model),
-        model_config=model.config,
-        on_eval=on_eval,
-    )
-    seconds = time.perf_counter() - start
-    curve = eval_curve(history)
-    train_seconds = training_seconds(history)
-    tokens = history.steps_done * recipe.batch_size * recipe.block_size
-    if final_eval:
-        val = evaluate_gpt(model, val_ids, stride=max(1, recipe.block_size // 2))
-        val_windows = evaluate_gpt(model, val_ids)
-    else:
-        val = val_windows = float("nan")
-    return {
-        "model": model,
-        "history": history,
-        "config": model.config,
-        "recipe": recipe,
-        "seconds": seconds,
-        "train_seconds": train_seconds,
-        "steps": history.steps_done,
-        "tokens": tokens,
-        "tokens_per_second": tokens / train_seconds if train_seconds > 0 else float("nan"),
-        "curve": curve,
-        "val_loss": val,
-        "val_bpc": val / math.log(2),
-        "val_loss_windows": val_windows,
-        "params": model.num_parameters(),
-    }

@@ -1,8 +1,8 @@
 """Pre-train the GPT that lesson 06 fine-tunes, and write ``data/pretrained/gpt_shakespeare.pt``.
 
-The model is lesson 05's GPT (``course_lib.finetune.PRETRAIN_RECIPE``: 2 layers of width 128,
+The model is lesson 05's GPT (``course_lib.runs.PRETRAIN_RECIPE``: 2 layers of width 128,
 windows of 64 characters) trained longer with the course's shared loop on
-``course_lib.finetune.pretraining_text()``: every work of Shakespeare except the six plays of the
+``course_lib.data.pretraining_text()``: every work of Shakespeare except the six plays of the
 genre task's test set and the sonnets (the style fine-tuning's text), so the lesson's test
 passages are never seen in pre-training. The tokenizer is the whole corpus's 84 characters.
 The last 5% of the text is held out to measure the validation loss.
@@ -29,8 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_lib import finetune as ft  # noqa: E402
-from course_lib.data import split_text  # noqa: E402
+from course_lib import data  # noqa: E402
+from course_lib.finetune import PRETRAINED_PATH  # noqa: E402
+from course_lib.runs import PRETRAIN_RECIPE  # noqa: E402
 from course_lib.runtime import by_mode, relpath, seed_everything  # noqa: E402
 from course_lib.train import save_checkpoint, train  # noqa: E402
 from course_lib.transformer import evaluate_gpt  # noqa: E402
@@ -39,7 +40,7 @@ VAL_FRACTION = 0.05
 
 
 def main(argv: list[str] | None = None) -> int:
-    recipe = ft.PRETRAIN_RECIPE
+    recipe = PRETRAIN_RECIPE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--steps",
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         default=by_mode(full=recipe.steps, fast=recipe.fast_steps),
         help=f"optimisation steps (default {recipe.steps}; {recipe.fast_steps} with COURSE_FAST=1)",
     )
-    parser.add_argument("--out", type=Path, default=ft.PRETRAINED_PATH, help="checkpoint path")
+    parser.add_argument("--out", type=Path, default=PRETRAINED_PATH, help="checkpoint path")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (default 1, as the committed run)"
     )
@@ -61,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    tok = ft.shakespeare_tokenizer()
-    text = ft.pretraining_text()
-    train_text, val_text = split_text(text, 1 - VAL_FRACTION)
+    tok = data.shakespeare_tokenizer()
+    text = data.pretraining_text()
+    train_text, val_text = data.split_text(text, 1 - VAL_FRACTION)
     train_ids, val_ids = torch.tensor(tok.encode(train_text)), torch.tensor(tok.encode(val_text))
     print(
         f"pre-training text: {len(text):,} characters ({len(train_ids):,} train, "
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         extra={
             "chars": "".join(tok.chars),
             "recipe": recipe.to_dict(),
-            "text": "course_lib.finetune.pretraining_text(): shakespeare.txt without "
-            f"{', '.join(ft.GENRE_TEST_PLAYS)} and {ft.STYLE_WORK}; last "
+            "text": "course_lib.data.pretraining_text(): shakespeare.txt without "
+            f"{', '.join(data.GENRE_TEST_PLAYS)} and {data.STYLE_WORK}; last "
             f"{VAL_FRACTION:.0%} held out for validation",
             "train_chars": len(train_ids),
             "val_loss": val,

@@ -94,6 +94,29 @@ def test_batcher_errors():
         b("val", 0)
 
 
+def test_batcher_validation_batch_size_and_seed():
+    ids = torch.arange(5000)
+    plain = data.LMBatcher(ids, ids[:900], block_size=8, batch_size=4, seed=1)
+    own = data.LMBatcher(ids, ids[:900], block_size=8, batch_size=4, seed=1, val_batch_size=6)
+    assert own("val", 3)[0].shape == (6, 8) and own("train", 3)[0].shape == (4, 8)
+    assert torch.equal(own("train", 3)[0], plain("train", 3)[0])  # training batches unchanged
+    # val_seed: the validation windows a batcher of that seed draws for training
+    seeded = data.LMBatcher(ids, ids[:900], block_size=8, batch_size=4, seed=1, val_seed=7)
+    alone = data.LMBatcher(ids[:900], block_size=8, batch_size=4, seed=7)
+    assert torch.equal(seeded("val", 5)[0], alone("train", 5)[0])
+    assert "val_batch_size=6" in repr(own) and "val_seed" not in repr(own)
+    with pytest.raises(ValueError, match="val_batch_size=0"):
+        data.LMBatcher(ids, ids, block_size=8, batch_size=4, val_batch_size=0)
+
+
+def test_shakespeare_char_data_is_the_split_as_ids():
+    tok, train_ids, val_ids = data.shakespeare_char_data()
+    train, val = data.shakespeare_split()
+    assert len(tok) == 77 and (len(train_ids), len(val_ids)) == (len(train), len(val))
+    assert tok.decode(val_ids[:200].tolist()) == val[:200]
+    assert len(data.shakespeare_tokenizer()) == 84
+
+
 def test_evaluation_sets():
     analogies = data.load_analogies()
     assert len(analogies) == 14 and sum(map(len, analogies.values())) == 19_544
@@ -131,3 +154,88 @@ def test_tokenize_sentences():
         ["why"],
         ["new", "line"],
     ]
+
+
+# --- Shakespeare's works and lesson 06's tasks (no leakage) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def works():
+    return data.shakespeare_works()
+
+
+@pytest.fixture(scope="module")
+def genre():
+    return data.genre_task()
+
+
+def test_works_tile_the_corpus_and_follow_the_folio(works):
+    corpus = data.load_shakespeare(tiny=False)
+    assert [w["title"] for w in works] == [t for t, _, _ in data.SHAKESPEARE_WORKS]
+    assert "\n".join(w["text"] for w in works) == corpus
+    genres = [w["genre"] for w in works]
+    assert (genres.count("comedy"), genres.count("tragedy"), genres.count("history")) == (
+        14,
+        12,
+        10,
+    )
+    for w in works:
+        if w["genre"] in data.GENRES:  # the body starts at the first act, after the persons
+            assert w["text"][w["body_start"] :].lstrip().upper().startswith(("ACT", "SCENE"))
+
+
+def test_genre_split_holds_out_whole_plays(genre):
+    assert set(genre.test_groups) == set(data.GENRE_TEST_PLAYS)
+    assert not set(genre.train_groups) & set(genre.test_groups)
+    assert not set(genre.test_texts) & set(genre.train_texts)
+    # two test plays per class, balanced
+    for c in range(len(data.GENRES)):
+        assert genre.test_labels.count(c) == len(genre.test_labels) // 3
+    assert all(len(t) == data.PASSAGE_CHARS for t in genre.train_texts + genre.test_texts)
+
+
+def test_test_passages_never_seen_in_pretraining(genre, works):
+    text = data.pretraining_text()
+    assert not any(p in text for p in genre.test_texts)
+    for w in works:
+        held_out = w["key"] in data.GENRE_TEST_PLAYS or w["key"] == data.STYLE_WORK
+        assert (w["text"] in text) != held_out, w["key"]
+    # the training pool does come from the pre-training text (that is allowed: no labels there)
+    assert all(p in text for p in genre.train_texts[:50])
+
+
+def test_passages_are_non_overlapping_and_spaced(works):
+    w = next(w for w in works if w["key"] == "macbeth")
+    passages = data.play_passages(w)
+    starts = [w["text"].index(p) for p in passages]
+    assert len(passages) > 100
+    assert all(b - a >= 2 * data.PASSAGE_CHARS for a, b in zip(starts, starts[1:], strict=False))
+    assert all(w["text"][s - 1] == "\n" for s in starts)  # each starts at a line
+
+
+def test_play_task_splits_each_play_in_order_and_was_never_pretrained_on(works):
+    task = data.play_task()
+    assert set(task.train_groups) == set(task.test_groups) == set(data.GENRE_TEST_PLAYS)
+    assert not set(task.train_texts) & set(task.test_texts)
+    text = data.pretraining_text()
+    assert not any(p in text for p in task.train_texts + task.test_texts)
+    by_key = {w["key"]: w["text"] for w in works}
+    for key in data.GENRE_TEST_PLAYS:
+        last_train = max(
+            by_key[key].index(p)
+            for p, g in zip(task.train_texts, task.train_groups, strict=True)
+            if g == key
+        )
+        first_test = min(
+            by_key[key].index(p)
+            for p, g in zip(task.test_texts, task.test_groups, strict=True)
+            if g == key
+        )
+        assert first_test > last_train + 2 * data.PASSAGE_CHARS
+
+
+def test_sentiment_task_is_balanced_and_disjoint():
+    task = data.sentiment_task()
+    assert len(task.train_texts) + len(task.test_texts) == 200
+    assert task.test_labels.count(1) == task.test_labels.count(0) == 50
+    assert not set(task.train_texts) & set(task.test_texts)

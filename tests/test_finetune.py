@@ -1,5 +1,5 @@
-"""Lesson 06's library: the classification data (no leakage), freezing, LoRA, the classifier, the
-committed pre-trained checkpoint, and the exercise checks."""
+"""Lesson 06's library: freezing, LoRA, the classifier, the committed pre-trained checkpoint, and
+the exercise checks (the tasks' data: tests/test_data.py; the comparison: tests/test_runs.py)."""
 
 import copy
 import subprocess
@@ -10,7 +10,8 @@ import torch
 
 from course_lib import finetune as ft
 from course_lib.checks import finetune as checks
-from course_lib.data import SHAKESPEARE_WORKS, load_shakespeare, shakespeare_works
+from course_lib.data import shakespeare_tokenizer
+from course_lib.runs import PRETRAIN_RECIPE
 from course_lib.runtime import REPO_ROOT
 from course_lib.train import CheckpointError, load_checkpoint
 from course_lib.transformer import GPT, GPTConfig
@@ -31,93 +32,11 @@ def _toy_data(n=24, T=12, k=3, seed=0):
     return ids, lengths, labels
 
 
-# --- the corpus and the tasks -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def works():
-    return shakespeare_works()
-
-
-@pytest.fixture(scope="module")
-def genre():
-    return ft.genre_task()
-
-
-def test_works_tile_the_corpus_and_follow_the_folio(works):
-    corpus = load_shakespeare(tiny=False)
-    assert [w["title"] for w in works] == [t for t, _, _ in SHAKESPEARE_WORKS]
-    assert "\n".join(w["text"] for w in works) == corpus
-    genres = [w["genre"] for w in works]
-    assert (genres.count("comedy"), genres.count("tragedy"), genres.count("history")) == (
-        14,
-        12,
-        10,
-    )
-    for w in works:
-        if w["genre"] in ft.GENRES:  # the body starts at the first act, after the persons
-            assert w["text"][w["body_start"] :].lstrip().upper().startswith(("ACT", "SCENE"))
-
-
-def test_genre_split_holds_out_whole_plays(genre):
-    assert set(genre.test_groups) == set(ft.GENRE_TEST_PLAYS)
-    assert not set(genre.train_groups) & set(genre.test_groups)
-    assert not set(genre.test_texts) & set(genre.train_texts)
-    # two test plays per class, balanced
-    for c in range(len(ft.GENRES)):
-        assert genre.test_labels.count(c) == len(genre.test_labels) // 3
-    assert all(len(t) == ft.PASSAGE_CHARS for t in genre.train_texts + genre.test_texts)
-
-
-def test_test_passages_never_seen_in_pretraining(genre, works):
-    text = ft.pretraining_text()
-    assert not any(p in text for p in genre.test_texts)
-    for w in works:
-        held_out = w["key"] in ft.GENRE_TEST_PLAYS or w["key"] == ft.STYLE_WORK
-        assert (w["text"] in text) != held_out, w["key"]
-    # the training pool does come from the pre-training text (that is allowed: no labels there)
-    assert all(p in text for p in genre.train_texts[:50])
-
-
-def test_passages_are_non_overlapping_and_spaced(works):
-    w = next(w for w in works if w["key"] == "macbeth")
-    passages = ft.play_passages(w)
-    starts = [w["text"].index(p) for p in passages]
-    assert len(passages) > 100
-    assert all(b - a >= 2 * ft.PASSAGE_CHARS for a, b in zip(starts, starts[1:], strict=False))
-    assert all(w["text"][s - 1] == "\n" for s in starts)  # each starts at a line
-
-
-def test_play_task_splits_each_play_in_order_and_was_never_pretrained_on(works):
-    task = ft.play_task()
-    assert set(task.train_groups) == set(task.test_groups) == set(ft.GENRE_TEST_PLAYS)
-    assert not set(task.train_texts) & set(task.test_texts)
-    text = ft.pretraining_text()
-    assert not any(p in text for p in task.train_texts + task.test_texts)
-    by_key = {w["key"]: w["text"] for w in works}
-    for key in ft.GENRE_TEST_PLAYS:
-        last_train = max(
-            by_key[key].index(p)
-            for p, g in zip(task.train_texts, task.train_groups, strict=True)
-            if g == key
-        )
-        first_test = min(
-            by_key[key].index(p)
-            for p, g in zip(task.test_texts, task.test_groups, strict=True)
-            if g == key
-        )
-        assert first_test > last_train + 2 * ft.PASSAGE_CHARS
-
-
-def test_sentiment_task_is_balanced_and_disjoint():
-    task = ft.sentiment_task()
-    assert len(task.train_texts) + len(task.test_texts) == 200
-    assert task.test_labels.count(1) == task.test_labels.count(0) == 50
-    assert not set(task.train_texts) & set(task.test_texts)
+# --- the inputs ----------------------------------------------------------------------------
 
 
 def test_encode_texts_pads_crops_and_replaces_unknown_characters():
-    tok = ft.shakespeare_tokenizer()
+    tok = shakespeare_tokenizer()
     ids, lengths = ft.encode_texts(tok, ["abc", "é—x", "a" * 50], max_len=10)
     assert ids.shape == (3, 10) and lengths.tolist() == [3, 3, 10]
     assert tok.decode(ids[1, :3].tolist()) == "  x"
@@ -275,29 +194,6 @@ def test_balanced_subset_is_balanced_and_seeded():
     assert a == ft.balanced_subset(labels, 10, seed=3) != ft.balanced_subset(labels, 10, seed=4)
 
 
-def test_learning_curve_runs_every_method():
-    tok = ft.shakespeare_tokenizer()
-    config = GPTConfig(vocab_size=len(tok), block_size=16, n_layer=1, n_head=2, n_embd=16)
-    torch.manual_seed(0)
-    task = ft.TextTask(
-        "toy",
-        ("a", "b"),
-        ["aaaa" * 8, "bbbb" * 8] * 6,
-        [0, 1] * 6,
-        ["aaab" * 8, "bbba" * 8],
-        [0, 1],
-    )
-    settings = ft.MethodSettings(steps=3, max_chars=24)
-    rows = ft.learning_curve(task, GPT(config), tok, sizes=(4,), seeds=(0, 1), settings=settings)
-    assert len(rows) == 2 * len(ft.METHODS)
-    assert {r["method"] for r in rows} == set(ft.METHODS)
-    assert all(0.0 <= r["accuracy"] <= 1.0 and r["n"] == 4 for r in rows)
-    summary = ft.summarise_curve(rows)
-    assert set(summary) == set(ft.METHODS) and summary["LoRA"][4][2] == 2
-    trainable = {r["method"]: r["trainable"] for r in rows}
-    assert trainable["LoRA"] < trainable["fine-tune"] == trainable["scratch"]
-
-
 # --- the committed checkpoint -------------------------------------------------------------------
 
 
@@ -307,8 +203,8 @@ def test_committed_checkpoint_loads_safely_and_is_small():
     assert raw["optimizer"] is None  # weights only: no optimizer state to ship
     model, tok, ckpt = ft.load_pretrained()
     assert len(tok) == model.config.vocab_size == 84
-    assert tok.chars == ft.shakespeare_tokenizer().chars
-    assert model.config.block_size == ft.PRETRAIN_RECIPE.block_size
+    assert tok.chars == shakespeare_tokenizer().chars
+    assert model.config.block_size == PRETRAIN_RECIPE.block_size
     assert ckpt["extra"]["val_loss"] < 2.0  # it learned something: lesson 05 reaches ~1.75
 
 

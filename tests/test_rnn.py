@@ -339,21 +339,6 @@ def test_trace_lstm_reproduces_the_fused_model(layers):
         rnn.trace_lstm(rnn.CharRNN(rnn.CharRNNConfig(9, 6, cell="rnn")), ids)
 
 
-def test_recipe_and_train_char_model_run_end_to_end():
-    tok = CharTokenizer().train("to be or not to be, that is the question\n")
-    ids = torch.tensor(tok.encode("to be or not to be, that is the question\n" * 20))
-    recipe = rnn.CharRNNRecipe(cell="lstm", hidden_size=8, block_size=16, batch_size=4)
-    out = rnn.train_char_model(recipe, data=(tok, ids, ids), steps=5, progress=False)
-    assert out["steps"] == 5 and len(out["history"].train_loss) == 5
-    assert out["val_loss"] == pytest.approx(
-        rnn.evaluate_lm(out["model"], ids, 16, carry_state=True)
-    )
-    assert out["val_loss_windows"] == pytest.approx(rnn.evaluate_lm(out["model"], ids, 16))
-    assert out["params"] == out["model"].num_parameters() and out["model"].tokenizer is tok
-    assert set(rnn.RECIPES) == {"rnn", "lstm"}
-    assert rnn.RECIPES["lstm"].train_config(steps=100).max_steps == 100
-
-
 def test_input_gradient_norms_run_in_float64_by_default():
     torch.manual_seed(0)
     model = rnn.CharRNN(rnn.CharRNNConfig(7, 6, cell="rnn"))  # float32
@@ -362,15 +347,6 @@ def test_input_gradient_norms_run_in_float64_by_default():
     assert norms.dtype == torch.float64 and next(model.parameters()).dtype == torch.float32
     torch.testing.assert_close(norms, rnn.input_gradient_norms(model.double(), ids), **TOL)
     assert rnn.input_gradient_norms(model.float(), ids, dtype=None).dtype == torch.float32
-
-
-def test_load_results_says_how_to_make_the_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(rnn, "RESULTS_PATH", tmp_path / "missing.json")
-    with pytest.raises(FileNotFoundError, match="run notebooks/03_rnn_lstm.ipynb in full mode"):
-        rnn.load_results()
-    (tmp_path / "r.json").write_text('{"lstm_val_loss": 1.5}')
-    monkeypatch.setattr(rnn, "RESULTS_PATH", tmp_path / "r.json")
-    assert rnn.load_results() == {"lstm_val_loss": 1.5}
 
 
 @pytest.mark.parametrize("fused", [True, False])

@@ -97,6 +97,31 @@ def _interrupt_at(k):
     return on_step
 
 
+def test_param_group_lr_scale_multiplies_the_schedule():
+    seed_everything(0)
+    model = TinyLM()
+    frozen = model.emb.weight.detach().clone()
+    opt = torch.optim.AdamW(
+        [
+            {"params": model.emb.parameters(), "lr_scale": 0.0},  # steps of size 0
+            {"params": model.head.parameters(), "lr_scale": 2.5},
+        ]
+    )
+    _, history = train(model, batcher(), cfg(max_steps=12, eval_every=0), optimizer=opt)
+    assert torch.equal(model.emb.weight, frozen)
+    assert history.lr[-1] == lr_at(11, cfg(max_steps=12))  # the history keeps the schedule
+    assert opt.param_groups[1]["lr"] == history.lr[-1] * 2.5
+    # no lr_scale is a scale of 1: the same run as without groups
+    seed_everything(0)
+    a, _ = train(TinyLM(), batcher(), cfg(max_steps=12, eval_every=0))
+    seed_everything(0)
+    b = TinyLM()
+    groups = [{"params": b.parameters(), "lr_scale": 1.0}]
+    opt = torch.optim.AdamW(groups, betas=(0.9, 0.99), weight_decay=0.0)
+    train(b, batcher(), cfg(max_steps=12, eval_every=0), optimizer=opt)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
 def test_ctrl_c_returns_model_and_history_so_far(capsys):
     seed_everything(0)
     model = TinyLM()
@@ -223,6 +248,26 @@ def test_evaluate_is_deterministic_and_restores_mode():
     a = evaluate(model, batcher(), n_batches=3)
     b = evaluate(model, batcher(), n_batches=3)
     assert a == b and model.training
+
+
+def test_history_eval_curve_leaves_out_evaluation_time():
+    h = History(
+        step=[1, 2, 3, 4],
+        time=[1.0, 2.0, 5.0, 6.0],  # evaluation at step 2 took 2 s (2.0 -> 4.0)
+        train_loss=[0.0] * 4,
+        lr=[0.0] * 4,
+        grad_norm=[0.0] * 4,
+        eval_step=[0, 2, 4],
+        eval_time=[0.5, 4.0, 6.5],  # the first evaluation took 0.5 s, the last 0.5 s
+        val_loss=[3.0, 2.0, 1.5],
+    )
+    assert h.eval_curve() == [[0.0, 3.0], [1.5, 2.0], [3.5, 1.5]]
+    assert h.eval_curve(exclude_eval=False) == [[0.5, 3.0], [4.0, 2.0], [6.5, 1.5]]
+    assert h.training_seconds() == pytest.approx(3.5)
+    assert h.first_time_below(2.0) == 1.5
+    assert h.first_time_below(2.0, exclude_eval=False) == 4.0
+    assert h.first_time_below(1.0) is None
+    assert History().training_seconds() == 0.0 and History().eval_curve() == []
 
 
 def test_history_plot_and_repr():

@@ -27,7 +27,7 @@ def plot_learning_curve(
 ):
     """Test accuracy against labelled examples (log axis), one line per method, error bars of
     one standard deviation over seeds. ``summary`` is
-    :func:`course_lib.finetune.summarise_curve`'s ``{method: {n: (mean, sd, seeds)}}``."""
+    :func:`course_lib.runs.summarise_curve`'s ``{method: {n: (mean, sd, seeds)}}``."""
     import matplotlib.pyplot as plt
 
     if ax is None:

@@ -1,0 +1,178 @@
+"""course_lib.runs: the recipes share one pattern, each lesson's run trains with the shared loop
+and reports what the lesson reads, and lesson 06's comparison runs every method."""
+
+import math
+
+import pytest
+import torch
+
+from course_lib import runs
+from course_lib.data import LMBatcher, TextTask, shakespeare_tokenizer
+from course_lib.finetune import PRETRAINED_PATH
+from course_lib.rnn import evaluate_lm
+from course_lib.tokenize import CharTokenizer
+from course_lib.train import load_checkpoint, save_checkpoint
+from course_lib.transformer import GPT, GPTConfig
+
+TEXT = "to be or not to be, that is the question. "
+
+# --- the recipe pattern -------------------------------------------------------------------------
+
+
+def test_recipes_share_one_pattern():
+    for recipe in (runs.RECIPES["lstm"], runs.GPTRecipe(), runs.PRETRAIN_RECIPE):
+        assert isinstance(recipe, runs.Recipe)
+        changed = recipe.replace(lr=1e-3, steps=10)
+        assert (changed.lr, changed.steps, recipe.lr) == (1e-3, 10, 3e-3)
+        assert type(changed) is type(recipe) and changed.to_dict()["lr"] == 1e-3
+        config = recipe.train_config(100, desc="x", eval_every=7)
+        assert (config.max_steps, config.lr, config.desc, config.eval_every) == (
+            100,
+            recipe.lr,
+            "x",
+            7,
+        )
+        assert config.warmup_steps == min(recipe.warmup_steps, 20)  # at most a fifth of the run
+    with pytest.raises(TypeError):
+        runs.GPTRecipe(cell="lstm")  # each recipe has only its own fields
+
+
+def test_recipe_defaults_are_the_lessons_runs():
+    gpt, lstm = runs.GPTRecipe(), runs.RECIPES["lstm"]
+    assert (gpt.block_size, gpt.batch_size, gpt.warmup_steps, gpt.steps, gpt.fast_steps) == (
+        64,
+        32,
+        50,
+        1700,
+        40,
+    )
+    assert (lstm.block_size, lstm.warmup_steps, lstm.steps, lstm.fast_steps) == (128, 100, 2700, 60)
+    assert runs.CharRNNRecipe().steps == 3000 and runs.RECIPES["rnn"].lr == 2e-3
+    assert gpt.train_config(1000).desc == "GPT" and lstm.train_config(1000).desc == "LSTM"
+    assert lstm.train_config(1000).eval_every == 100 and gpt.train_config(1000).eval_every == 100
+
+
+def test_committed_checkpoint_was_made_by_the_pretrain_recipe():
+    saved = load_checkpoint(PRETRAINED_PATH)["extra"]["recipe"]
+    recipe = runs.PRETRAIN_RECIPE
+    assert {k: getattr(recipe, k) for k in saved} == saved  # every field it was made with
+    # fields added since keep the behaviour of that run: GELU, AdamW alone
+    assert set(recipe.to_dict()) - set(saved) == {"activation", "optim", "muon_lr"}
+    assert (recipe.activation, recipe.optim) == ("gelu", "adamw")
+
+
+def test_gpt_recipe_validation_sample_ignores_the_training_batch_size():
+    ids = torch.arange(3000) % 50
+    a = runs.GPTRecipe(batch_size=32).batcher(ids[:2000], ids[2000:])
+    b = runs.GPTRecipe(batch_size=8).batcher(ids[:2000], ids[2000:])
+    assert a("train", 0)[0].shape == (32, 64) and b("train", 0)[0].shape == (8, 64)
+    for step in range(3):
+        assert a("val", step)[0].shape == (64, 64)
+        assert torch.equal(a("val", step)[0], b("val", step)[0])
+        # the windows lesson 05's curves were measured on: a batcher of the validation ids alone
+        alone = LMBatcher(ids[2000:], block_size=64, batch_size=64, seed=1337)
+        assert torch.equal(a("val", step)[0], alone("train", step)[0])
+
+
+# --- lesson 03 and lesson 05 --------------------------------------------------------------------
+
+
+def test_train_char_model_runs_end_to_end():
+    tok = CharTokenizer().train("to be or not to be, that is the question\n")
+    ids = torch.tensor(tok.encode("to be or not to be, that is the question\n" * 20))
+    recipe = runs.CharRNNRecipe(cell="lstm", hidden_size=8, block_size=16, batch_size=4)
+    out = runs.train_char_model(recipe, data=(tok, ids, ids), steps=5, progress=False)
+    assert out["steps"] == 5 and len(out["history"].train_loss) == 5
+    assert out["val_loss"] == pytest.approx(evaluate_lm(out["model"], ids, 16, carry_state=True))
+    assert out["val_loss_windows"] == pytest.approx(evaluate_lm(out["model"], ids, 16))
+    assert out["params"] == out["model"].num_parameters() and out["model"].tokenizer is tok
+    assert set(runs.RECIPES) == {"rnn", "lstm"}
+    assert runs.RECIPES["lstm"].train_config(steps=100).max_steps == 100
+
+
+def test_load_results_says_how_to_make_the_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(runs, "RESULTS_PATH", tmp_path / "missing.json")
+    with pytest.raises(FileNotFoundError, match="run notebooks/03_rnn_lstm.ipynb in full mode"):
+        runs.load_results()
+    (tmp_path / "r.json").write_text('{"lstm_val_loss": 1.5}')
+    monkeypatch.setattr(runs, "RESULTS_PATH", tmp_path / "r.json")
+    assert runs.load_results() == {"lstm_val_loss": 1.5}
+
+
+def test_train_gpt_runs_the_shared_loop_and_reports():
+    text = TEXT * 40
+    tok = CharTokenizer().train(text)
+    ids = torch.tensor(tok.encode(text))
+    recipe = runs.GPTRecipe(
+        n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=8, eval_batch_size=8, eval_every=5
+    )
+    out = runs.train_gpt(recipe, data=(tok, ids[:1400], ids[1400:]), steps=20, progress=False)
+    assert out["steps"] == 20 and out["tokens"] == 20 * 8 * 16
+    assert len(out["curve"]) == 5  # steps 0, 5, 10, 15, 20
+    assert out["curve"] == out["history"].eval_curve()
+    times = [t for t, _ in out["curve"]]
+    assert times == sorted(times) and times[0] == 0.0
+    assert out["curve"][-1][1] < out["curve"][0][1]
+    assert out["val_loss"] < math.log(len(tok))
+    assert 0 < out["train_seconds"] <= out["seconds"]
+    assert out["config"] == recipe.gpt_config(len(tok))
+    assert runs.seconds_per_step(out["model"], recipe.batcher(ids[:1400], ids[1400:]), steps=2) > 0
+
+
+def test_recipe_muon_optimizer_groups_and_checkpoint(tmp_path):
+    recipe = runs.GPTRecipe(n_layer=1, n_embd=16, n_head=2, block_size=8, optim="muon")
+    model = recipe.build_model(11)
+    opt = recipe.optimizer(model)
+    muon_group = next(g for g in opt.param_groups if g["muon"])
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert sorted(names[id(p)] for p in muon_group["params"]) == sorted(
+        n for n, p in model.named_parameters() if n.startswith("blocks.") and p.dim() == 2
+    )
+    # the shared loop steps this group at the scheduled rate times its lr_scale
+    assert recipe.lr * muon_group["lr_scale"] == pytest.approx(recipe.muon_lr)
+    x = torch.randint(0, 11, (2, 8))
+    model(x, x)[1].backward()
+    opt.step()
+    save_checkpoint(tmp_path / "m.pt", model, opt, step=1, config=model.config)
+    load_checkpoint(tmp_path / "m.pt", recipe.build_model(11), recipe.optimizer(model))
+    with pytest.raises(ValueError, match="optim"):
+        runs.GPTRecipe(optim="sgd").optimizer(model)
+
+
+# --- lesson 06's comparison ---------------------------------------------------------------------
+
+
+def test_learning_curve_runs_every_method():
+    tok = shakespeare_tokenizer()
+    config = GPTConfig(vocab_size=len(tok), block_size=16, n_layer=1, n_head=2, n_embd=16)
+    torch.manual_seed(0)
+    task = TextTask(
+        "toy",
+        ("a", "b"),
+        ["aaaa" * 8, "bbbb" * 8] * 6,
+        [0, 1] * 6,
+        ["aaab" * 8, "bbba" * 8],
+        [0, 1],
+    )
+    settings = runs.MethodSettings(steps=3, max_chars=24)
+    rows = runs.learning_curve(
+        task, GPT(config), tok, sizes=(4,), seeds=(0, 1), settings=settings, progress=False
+    )
+    assert len(rows) == 2 * len(runs.METHODS)
+    assert {r["method"] for r in rows} == set(runs.METHODS)
+    assert all(0.0 <= r["accuracy"] <= 1.0 and r["n"] == 4 for r in rows)
+    summary = runs.summarise_curve(rows)
+    assert set(summary) == set(runs.METHODS) and summary["LoRA"][4][2] == 2
+    trainable = {r["method"]: r["trainable"] for r in rows}
+    assert trainable["LoRA"] < trainable["fine-tune"] == trainable["scratch"]
+
+
+def test_run_method_errors_name_the_choices():
+    config = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    data = (torch.randint(0, 11, (4, 8)), torch.full((4,), 8), torch.tensor([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="unknown method 'probe'"):
+        runs.run_method("probe", GPT(config), 2, data, data)
+    with pytest.raises(ValueError, match="head_init"):
+        runs.run_method(
+            "LoRA", GPT(config), 2, data, data, settings=runs.MethodSettings(head_init="x")
+        )
