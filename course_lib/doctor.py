@@ -26,6 +26,44 @@ class Check:
     advice: str = ""
 
 
+def check_environment() -> list[Check]:
+    """Python, pinned packages, device and threads, data files, gensim data, widgets."""
+    return [
+        *_python_checks(),
+        *_installed_package_checks(),
+        *_machine_checks(),
+        *_data_file_checks(),
+        *_gensim_data_checks(),
+        *_widget_checks(),
+    ]
+
+
+def _python_checks() -> list[Check]:
+    v = sys.version_info
+    supported = ", ".join(f"{a}.{b}" for a, b in SUPPORTED_PYTHON)
+    ok = python_supported(v)
+    return [
+        Check(
+            "python",
+            ok,
+            f"{v.major}.{v.minor}.{v.micro} ({'supported' if ok else 'not supported'}; "
+            f"the course supports {supported})",
+            ""
+            if ok
+            else f"install Python {supported} and rebuild the venv "
+            "(make venv PYTHON=python3.12, say)",
+        )
+    ]
+
+
+def _installed_package_checks() -> list[Check]:
+    """One check per pinned package, or one saying course_lib itself is not installed."""
+    try:
+        return _package_checks()
+    except md.PackageNotFoundError:
+        return [Check("course_lib", False, "not installed as a package", FIX_INSTALL)]
+
+
 def _pins() -> dict[str, str]:
     """The exact versions course_lib pins, read from its installed metadata."""
     pins = {}
@@ -58,45 +96,14 @@ def _package_checks() -> list[Check]:
     return checks
 
 
-def check_environment() -> list[Check]:
-    """Python, pinned packages, device and threads, data files, widgets."""
-    checks = []
-    v = sys.version_info
-    supported = ", ".join(f"{a}.{b}" for a, b in SUPPORTED_PYTHON)
-    ok = python_supported(v)
-    checks.append(
-        Check(
-            "python",
-            ok,
-            f"{v.major}.{v.minor}.{v.micro} ({'supported' if ok else 'not supported'}; "
-            f"the course supports {supported})",
-            ""
-            if ok
-            else f"install Python {supported} and rebuild the venv "
-            "(make venv PYTHON=python3.12, say)",
-        )
-    )
-    try:
-        checks.extend(_package_checks())
-    except md.PackageNotFoundError:
-        checks.append(Check("course_lib", False, "not installed as a package", FIX_INSTALL))
-
+def _machine_checks() -> list[Check]:
+    """The device torch will use, its threads, and the mode (fast or full)."""
     device = get_device()
     threads = num_threads()
-    checks.append(
-        Check(
-            "device",
-            True,
-            f"{device}"
-            + (
-                ""
-                if device.type != "cpu"
-                else " (no GPU needed: every lesson is sized for a laptop CPU)"
-            ),
-        )
-    )
     cores = os.cpu_count() or 1
-    checks.append(
+    no_gpu_needed = " (no GPU needed: every lesson is sized for a laptop CPU)"
+    return [
+        Check("device", True, f"{device}" + ("" if device.type != "cpu" else no_gpu_needed)),
         Check(
             "threads",
             threads >= min(2, cores),
@@ -105,16 +112,17 @@ def check_environment() -> list[Check]:
             if threads >= min(2, cores)
             else "torch uses one thread: unset "
             "OMP_NUM_THREADS / MKL_NUM_THREADS or call torch.set_num_threads(2)",
-        )
-    )
-    checks.append(
+        ),
         Check(
             "mode",
             True,
             "fast (COURSE_FAST=1): fewer steps, for tests" if FAST else "full: what learners run",
-        )
-    )
+        ),
+    ]
 
+
+def _data_file_checks() -> list[Check]:
+    checks = []
     for name in ("shakespeare.txt", "tiny_shakespeare.txt"):
         path = data.data_path(name)
         ok = path.exists()
@@ -126,34 +134,36 @@ def check_environment() -> list[Check]:
                 "" if ok else f"build it with `{data.BUILD_SHAKESPEARE}`",
             )
         )
+    return checks
+
+
+def _gensim_data_checks() -> list[Check]:
+    checks = []
     for key in ("wiki", "analogies", "wordsim353", "simlex999", "lee", "polarity"):
         try:
             data.gensim_path(key)
             checks.append(Check(f"gensim data: {key}", True, data.GENSIM_FILES[key]))
         except data.DataNotFoundError as e:
             checks.append(Check(f"gensim data: {key}", False, "missing", str(e)))
+    return checks
 
+
+def _widget_checks() -> list[Check]:
     try:
         import ipywidgets
 
         md.version("jupyterlab_widgets")
-        checks.append(
-            Check(
-                "widgets",
-                True,
-                f"ipywidgets {ipywidgets.__version__} with the JupyterLab extension",
-            )
-        )
+        detail = f"ipywidgets {ipywidgets.__version__} with the JupyterLab extension"
+        return [Check("widgets", True, detail)]
     except (ImportError, md.PackageNotFoundError):
-        checks.append(
+        return [
             Check(
                 "widgets",
                 False,
                 "ipywidgets or its JupyterLab extension is missing",
                 f"interactive explorers will show static figures only: {FIX_INSTALL}",
             )
-        )
-    return checks
+        ]
 
 
 def print_report(checks: list[Check] | None = None) -> bool:

@@ -8,6 +8,9 @@ Press Ctrl-C (or interrupt the kernel) at any time: training stops cleanly and y
 model and its history so far; ``train(..., resume=result)`` goes on from there. With
 ``config.checkpoint_path`` set, checkpoints are written atomically and ``resume=path`` continues
 exactly where the run stopped: the same losses as an uninterrupted run with the same seed.
+
+The Muon optimizer and ``orthogonalize`` live in :mod:`course_lib.optim` (an optimizer is its own
+idea; the loop only sets each group's rate) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .optim import Muon as Muon  # re-exported: `from course_lib.train import Muon` still works
+from .optim import orthogonalize as orthogonalize
 from .runtime import progress_bar, relpath
 
 CHECKPOINT_FORMAT = "course_lib.checkpoint/1"
@@ -267,108 +272,6 @@ def evaluate(
     return sum(losses) / len(losses)
 
 
-# --- the Muon optimizer ---------------------------------------------------------------------
-
-
-@torch.no_grad()
-def orthogonalize(G: torch.Tensor, steps: int = 5) -> torch.Tensor:
-    """An approximately orthogonal matrix with the "direction" of ``G`` ``(m, n)``: close to
-    ``U V^T`` of ``G = U S V^T``, every singular value pushed towards 1 (to within about
-    0.7-1.2), by ``steps`` Newton-Schulz iterations of the quintic ``aX + b(XX^T)X +
-    c(XX^T)^2 X`` whose coefficients (Jordan et al. 2024) move small singular values up fast.
-    Only matrix products: no SVD."""
-    if G.dim() != 2:
-        raise ValueError(f"orthogonalize takes a matrix, got shape {tuple(G.shape)}")
-    a, b, c = 3.4445, -4.7750, 2.0315
-    X = G.float()
-    tall = X.size(0) > X.size(1)
-    if tall:  # work on the wide side: X X^T is then the smaller Gram matrix
-        X = X.T
-    X = X / (X.norm() + 1e-7)  # every singular value now <= 1
-    for _ in range(steps):
-        A = X @ X.T
-        X = a * X + (b * A + c * (A @ A)) @ X
-    return (X.T if tall else X).to(G.dtype)
-
-
-class Muon(torch.optim.Optimizer):
-    """Muon (Jordan et al. 2024) for the weight matrices inside the blocks, AdamW for the rest.
-
-    A parameter group with ``muon=True`` (2-D weights only) takes SGD momentum (Nesterov), then
-    replaces the update by :func:`orthogonalize` of it: every direction of the matrix moves by
-    the same amount, so the rare directions Adam's per-entry scaling leaves behind learn as fast
-    as the common ones. The step is ``lr * sqrt(max(1, rows / cols))``. Groups with
-    ``muon=False`` (embeddings, the output layer, gains and biases) are updated by AdamW, the same
-    arithmetic as ``torch.optim.AdamW`` (tested). Muon wants a larger rate (~0.02) than AdamW
-    (3e-3): give its group an ``lr_scale``, which :func:`train` applies to the scheduled rate.
-    """
-
-    def __init__(
-        self,
-        params,
-        lr: float = 3e-3,
-        betas: tuple[float, float] = (0.9, 0.99),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.95,
-        ns_steps: int = 5,
-    ):
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            ns_steps=ns_steps,
-            muon=False,
-        )
-        super().__init__(params, defaults)
-        for group in self.param_groups:
-            bad = [tuple(p.shape) for p in group["params"] if group["muon"] and p.dim() != 2]
-            if bad:
-                raise ValueError(
-                    f"Muon's orthogonal update is for weight matrices; these parameters are not "
-                    f"2-D: {bad}. Put them in a group with muon=False (AdamW)"
-                )
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, wd = group["lr"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad, state = p.grad, self.state[p]
-                if wd:
-                    p.mul_(1 - lr * wd)  # decoupled weight decay, as AdamW
-                if group["muon"]:
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = torch.zeros_like(grad)
-                    buf = state["momentum_buffer"]
-                    buf.lerp_(grad, 1 - group["momentum"])
-                    update = orthogonalize(grad.lerp(buf, group["momentum"]), group["ns_steps"])
-                    p.add_(update, alpha=-lr * max(1.0, p.size(0) / p.size(1)) ** 0.5)
-                else:
-                    beta1, beta2 = group["betas"]
-                    if "step" not in state:
-                        state["step"] = 0
-                        state["exp_avg"] = torch.zeros_like(p)
-                        state["exp_avg_sq"] = torch.zeros_like(p)
-                    state["step"] += 1
-                    t = state["step"]
-                    state["exp_avg"].lerp_(grad, 1 - beta1)
-                    state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                    denom = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2**t)).add_(
-                        group["eps"]
-                    )
-                    p.addcdiv_(state["exp_avg"], denom, value=-lr / (1 - beta1**t))
-        return loss
-
-
 # --- the loop -------------------------------------------------------------------------------
 
 
@@ -406,93 +309,141 @@ def train(
         a :class:`TrainResult`; on Ctrl-C it holds the model and history so far.
     """
     config = config or TrainConfig()
+    history, step, optimizer = _starting_point(model, config, optimizer, resume, model_config)
+    run = _Run(model, batches, config, loss_fn, optimizer, history, step, model_config)
+    bar = progress_bar(
+        total=config.max_steps, initial=step, desc=config.desc, disable=not config.progress
+    )
+    model.train()
+    try:
+        if run.do_eval and run.step == 0 and not history.eval_step:
+            run.validate(on_eval)
+        while run.step < config.max_steps:
+            run.optimisation_step(on_step)
+            last = run.step == config.max_steps
+            if run.do_eval and (run.step % config.eval_every == 0 or last):
+                run.validate(on_eval)
+            if config.checkpoint_path and (run.step % run.checkpoint_every == 0 or last):
+                run.save()
+            _show_progress(bar, history)
+    except KeyboardInterrupt:
+        run.interrupt()
+    finally:
+        bar.close()
+    _print_summary(config, history, run.step)
+    model.eval()
+    return TrainResult(model, history, run.optimizer, run.step, run.interrupted)
+
+
+def _starting_point(
+    model: torch.nn.Module,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer | None,
+    resume: TrainResult | str | os.PathLike | None,
+    model_config,
+) -> tuple[History, int, torch.optim.Optimizer]:
+    """Where training starts: an empty history at step 0 (AdamW unless ``optimizer`` is given),
+    or the history, step and optimizer of ``resume``, a :class:`TrainResult` or a checkpoint path
+    (whose random state is restored too)."""
     if optimizer is None:
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
     history, step = History(), 0
     if isinstance(resume, TrainResult):
-        if resume.model is not model:
-            raise ValueError(
-                "resume=result must continue the same model object: pass result.model as the model"
-            )
+        _check_same_model(resume, model)
         history, step, optimizer = resume.history, resume.step, resume.optimizer
     elif resume is not None:
         ckpt = load_checkpoint(resume, model, optimizer, config=model_config, restore_rng=True)
         history, step = History.from_dict(ckpt["history"]), ckpt["step"]
     history.interrupted = False
+    return history, step, optimizer
 
-    device = _model_device(model)
-    do_eval = config.eval_every > 0 and config.eval_batches > 0
-    ckpt_every = config.checkpoint_every or config.eval_every
-    time_offset = history.time[-1] if history.time else 0.0
-    start = time.perf_counter()
 
-    def save():
-        if config.checkpoint_path:
-            save_checkpoint(
-                config.checkpoint_path,
-                model,
-                optimizer,
-                step=step,
-                history=history,
-                config=model_config,
-                train_config=config,
-            )
+@dataclass
+class _Run:
+    """What the parts of one :func:`train` call share: the model, its optimizer, the history and
+    step so far, and the training clock (which goes on from the history's last time on resume)."""
 
-    def run_eval():
-        val = evaluate(model, batches, n_batches=config.eval_batches, loss_fn=loss_fn)
-        history.eval_step.append(step)
-        history.val_loss.append(val)
+    model: torch.nn.Module
+    batches: Callable
+    config: TrainConfig
+    loss_fn: Callable
+    optimizer: torch.optim.Optimizer
+    history: History
+    step: int
+    model_config: object = None
+    interrupted: bool = False
+
+    def __post_init__(self):
+        config = self.config
+        self.device = _model_device(self.model)
+        self.do_eval = config.eval_every > 0 and config.eval_batches > 0
+        self.checkpoint_every = config.checkpoint_every or config.eval_every
+        self.time_offset = self.history.time[-1] if self.history.time else 0.0
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.time_offset + time.perf_counter() - self.start
+
+    def optimisation_step(self, on_step: Callable | None) -> None:
+        """One step at the scheduled rate, then its record in the history, then ``on_step``."""
+        model, optimizer, config = self.model, self.optimizer, self.config
+        lr = lr_at(self.step, config)
+        for group in optimizer.param_groups:  # a group may scale the schedule's rate
+            group["lr"] = lr * group.get("lr_scale", 1.0)
+        batch = _to_device(self.batches("train", self.step), self.device)
+        loss = self.loss_fn(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
+        else:
+            norm = float("nan")
+        optimizer.step()
+        self.step += 1
+        loss_value = loss.item()
+        history = self.history  # `step` first: a record cut off by Ctrl-C is trimmed to it
+        history.step.append(self.step)
+        history.time.append(self.seconds())
+        history.train_loss.append(loss_value)
+        history.lr.append(lr)
+        history.grad_norm.append(norm)
+        if on_step:
+            on_step(self.step, loss_value)
+
+    def validate(self, on_eval: Callable | None) -> float:
+        """The validation loss now, recorded in the history; then ``on_eval``."""
+        config = self.config
+        val = evaluate(
+            self.model, self.batches, n_batches=config.eval_batches, loss_fn=self.loss_fn
+        )
+        self.history.eval_step.append(self.step)
+        self.history.val_loss.append(val)
         if on_eval:
-            on_eval(step, val)
+            on_eval(self.step, val)
         # stamped after the callback (a sample printed during training, say), so that what an
         # evaluation costs, callback included, is never counted as training time
-        history.eval_time.append(time_offset + time.perf_counter() - start)
+        self.history.eval_time.append(self.seconds())
         return val
 
-    bar = progress_bar(
-        total=config.max_steps, initial=step, desc=config.desc, disable=not config.progress
-    )
-    interrupted = False
-    model.train()
-    try:
-        if do_eval and step == 0 and not history.eval_step:
-            run_eval()
-        while step < config.max_steps:
-            lr = lr_at(step, config)
-            for group in optimizer.param_groups:  # a group may scale the schedule's rate
-                group["lr"] = lr * group.get("lr_scale", 1.0)
-            batch = _to_device(batches("train", step), device)
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
-            else:
-                norm = float("nan")
-            optimizer.step()
-            step += 1
-            loss_value = loss.item()
-            history.step.append(step)
-            history.time.append(time_offset + time.perf_counter() - start)
-            history.train_loss.append(loss_value)
-            history.lr.append(lr)
-            history.grad_norm.append(norm)
-            if on_step:
-                on_step(step, loss_value)
-            if do_eval and (step % config.eval_every == 0 or step == config.max_steps):
-                run_eval()
-            if config.checkpoint_path and (step % ckpt_every == 0 or step == config.max_steps):
-                save()
-            recent = history.train_loss[-50:]  # the bar's smoothed loss, O(1) per step
-            postfix = {"loss": f"{sum(recent) / len(recent):.4f}"}
-            if history.val_loss:
-                postfix["val"] = f"{history.last_val_loss:.4f}"
-            bar.set_postfix(postfix, refresh=False)
-            bar.update(1)
-    except KeyboardInterrupt:
-        interrupted = True
+    def save(self) -> None:
+        if self.config.checkpoint_path:
+            save_checkpoint(
+                self.config.checkpoint_path,
+                self.model,
+                self.optimizer,
+                step=self.step,
+                history=self.history,
+                config=self.model_config,
+                train_config=self.config,
+            )
+
+    def interrupt(self) -> None:
+        """After Ctrl-C: drop what a step or an evaluation cut off half way recorded, save a
+        checkpoint (if the config names one) and say how to go on."""
+        self.interrupted = True
+        history = self.history
         history.interrupted = True
         # A step cut off half way has not been counted: trim any record it left.
         for name in ("time", "train_loss", "lr", "grad_norm"):
@@ -500,25 +451,32 @@ def train(
         n_eval = min(map(len, (history.eval_step, history.eval_time, history.val_loss)))
         for name in ("eval_step", "eval_time", "val_loss"):
             del getattr(history, name)[n_eval:]
-        save()
-        where = (
-            f"; checkpoint in {relpath(config.checkpoint_path)}" if config.checkpoint_path else ""
-        )
+        self.save()
+        path = self.config.checkpoint_path
+        where = f"; checkpoint in {relpath(path)}" if path else ""
         print(
-            f"Interrupted at step {step}/{config.max_steps}: returning the model and its "
+            f"Interrupted at step {self.step}/{self.config.max_steps}: returning the model and its "
             f"history so far{where}. Continue with train(model, batches, config, resume=result)."
         )
-    finally:
-        bar.close()
+
+
+def _show_progress(bar, history: History) -> None:
+    recent = history.train_loss[-50:]  # the bar's smoothed loss, O(1) per step
+    postfix = {"loss": f"{sum(recent) / len(recent):.4f}"}
+    if history.val_loss:
+        postfix["val"] = f"{history.last_val_loss:.4f}"
+    bar.set_postfix(postfix, refresh=False)
+    bar.update(1)
+
+
+def _print_summary(config: TrainConfig, history: History, step: int) -> None:
+    """A plain line that stays readable where the bar's widget does not (GitHub, HTML, PDF)."""
     if config.progress and history.step:
-        # a plain line that stays readable where the bar's widget does not (GitHub, HTML, PDF)
         print(
             f"{config.desc}: {step}/{config.max_steps} steps in {history.time[-1]:.1f} s, "
             f"train loss {history.smoothed_train_loss(50)[-1]:.4f}"
             + (f", val loss {history.last_val_loss:.4f}" if history.val_loss else "")
         )
-    model.eval()
-    return TrainResult(model, history, optimizer, step, interrupted)
 
 
 # --- checkpoints ----------------------------------------------------------------------------
@@ -598,7 +556,114 @@ def save_checkpoint(
     return path
 
 
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    config=None,
+    map_location: str | torch.device = "cpu",
+    restore_rng: bool = False,
+) -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint`, with ``torch.load(weights_only=True)``.
+
+    With ``model`` (and ``optimizer``), their states are restored. With ``config``, the saved
+    model config must match it; otherwise the error lists each field that differs. Returns the
+    checkpoint dict. Raises :class:`CheckpointError` naming the problem and what to do."""
+    path = Path(path)
+    _check_exists(path)
+    ckpt = _torch_load(path, map_location)
+    _check_format(path, ckpt)
+    _check_config(path, ckpt.get("config"), config)
+    if model is not None:
+        _check_fits(path, model, ckpt["model"])
+        model.load_state_dict(ckpt["model"])
+    if optimizer is not None:
+        _check_has_optimizer(path, ckpt)
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if restore_rng:
+        _set_rng_state(ckpt["rng"])
+    return ckpt
+
+
+def _torch_load(path: Path, map_location) -> dict:
+    """``torch.load``, with a file it cannot read (corrupt, truncated, empty) reported as such."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+    ) as e:
+        first_line = (str(e).splitlines() or ["empty file"])[0][:200]
+        raise CheckpointError(
+            f"{relpath(path)} is corrupt or truncated and cannot be loaded ({type(e).__name__}: "
+            f"{first_line}). Delete it and train again, or load an earlier checkpoint."
+        ) from e
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _check_same_model(resume: TrainResult, model: torch.nn.Module) -> None:
+    if resume.model is not model:
+        raise ValueError(
+            "resume=result must continue the same model object: pass result.model as the model"
+        )
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise CheckpointError(
+            f"no checkpoint at {relpath(path)}: train with TrainConfig(checkpoint_path=...) to "
+            "write one, or check the path"
+        )
+
+
+def _check_format(path: Path, ckpt) -> None:
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or "model" not in ckpt:
+        raise CheckpointError(
+            f"{relpath(path)} is not a course_lib checkpoint (expected format "
+            f"{CHECKPOINT_FORMAT!r}); write one with save_checkpoint()"
+        )
+
+
+def _check_config(path: Path, saved: dict | None, config) -> None:
+    """The saved model config must equal ``config`` (when both are known)."""
+    wanted = _config_dict(config)
+    if wanted is not None and isinstance(saved, dict) and is_dataclass(config):
+        # a field added to the config class after the checkpoint was written reads as its
+        # default (which keeps the old behaviour), not as a difference
+        defaults = {f.name: f.default for f in fields(config) if f.default is not MISSING}
+        saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+    if wanted is not None and saved is not None and wanted != saved:
+        diffs = [
+            f"{k}: checkpoint {saved.get(k, '<absent>')!r}, model {wanted.get(k, '<absent>')!r}"
+            for k in sorted(set(wanted) | set(saved))
+            if wanted.get(k) != saved.get(k)
+        ]
+        raise CheckpointError(
+            f"{relpath(path)} was saved with a different config; fields that "
+            f"differ: {'; '.join(diffs)}. Build the model with the "
+            "checkpoint's config (ckpt['config']) or train a new one."
+        )
+
+
+def _check_fits(path: Path, model: torch.nn.Module, state: dict) -> None:
+    problems = _state_dict_problems(model, state)
+    if problems:
+        raise CheckpointError(
+            f"{relpath(path)} does not fit this model: "
+            + "; ".join(problems)
+            + ". Build the model with the config the checkpoint was saved with."
+        )
+
+
 def _state_dict_problems(model: torch.nn.Module, state: dict) -> list[str]:
+    """Each parameter or buffer missing on one side, and each shape that differs."""
     own = model.state_dict()
     problems = []
     missing = [k for k in own if k not in state]
@@ -623,81 +688,9 @@ def _state_dict_problems(model: torch.nn.Module, state: dict) -> list[str]:
     return problems
 
 
-def load_checkpoint(
-    path: str | os.PathLike,
-    model: torch.nn.Module | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
-    *,
-    config=None,
-    map_location: str | torch.device = "cpu",
-    restore_rng: bool = False,
-) -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint`, with ``torch.load(weights_only=True)``.
-
-    With ``model`` (and ``optimizer``), their states are restored. With ``config``, the saved
-    model config must match it; otherwise the error lists each field that differs. Returns the
-    checkpoint dict. Raises :class:`CheckpointError` naming the problem and what to do."""
-    path = Path(path)
-    if not path.exists():
+def _check_has_optimizer(path: Path, ckpt: dict) -> None:
+    if ckpt.get("optimizer") is None:
         raise CheckpointError(
-            f"no checkpoint at {relpath(path)}: train with "
-            "TrainConfig(checkpoint_path=...) to write one, or check the path"
+            f"{relpath(path)} holds no optimizer state: it cannot resume training, only load "
+            "weights (pass no optimizer)"
         )
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (
-        RuntimeError,
-        EOFError,
-        OSError,
-        ValueError,
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-    ) as e:
-        first_line = (str(e).splitlines() or ["empty file"])[0][:200]
-        raise CheckpointError(
-            f"{relpath(path)} is corrupt or truncated and cannot be loaded ({type(e).__name__}: "
-            f"{first_line}). Delete it and train again, or load an earlier "
-            "checkpoint."
-        ) from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or "model" not in ckpt:
-        raise CheckpointError(
-            f"{relpath(path)} is not a course_lib checkpoint (expected format "
-            f"{CHECKPOINT_FORMAT!r}); write one with save_checkpoint()"
-        )
-    wanted, saved = _config_dict(config), ckpt.get("config")
-    if wanted is not None and isinstance(saved, dict) and is_dataclass(config):
-        # a field added to the config class after the checkpoint was written reads as its
-        # default (which keeps the old behaviour), not as a difference
-        defaults = {f.name: f.default for f in fields(config) if f.default is not MISSING}
-        saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
-    if wanted is not None and saved is not None and wanted != saved:
-        diffs = [
-            f"{k}: checkpoint {saved.get(k, '<absent>')!r}, model {wanted.get(k, '<absent>')!r}"
-            for k in sorted(set(wanted) | set(saved))
-            if wanted.get(k) != saved.get(k)
-        ]
-        raise CheckpointError(
-            f"{relpath(path)} was saved with a different config; fields that "
-            f"differ: {'; '.join(diffs)}. Build the model with the "
-            "checkpoint's config (ckpt['config']) or train a new one."
-        )
-    if model is not None:
-        problems = _state_dict_problems(model, ckpt["model"])
-        if problems:
-            raise CheckpointError(
-                f"{relpath(path)} does not fit this model: "
-                + "; ".join(problems)
-                + ". Build the model with the config the checkpoint was saved "
-                "with."
-            )
-        model.load_state_dict(ckpt["model"])
-    if optimizer is not None:
-        if ckpt.get("optimizer") is None:
-            raise CheckpointError(
-                f"{relpath(path)} holds no optimizer state: it cannot resume "
-                "training, only load weights (pass no optimizer)"
-            )
-        optimizer.load_state_dict(ckpt["optimizer"])
-    if restore_rng:
-        _set_rng_state(ckpt["rng"])
-    return ckpt

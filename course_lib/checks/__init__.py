@@ -184,13 +184,8 @@ def check_function(
         hints: typical mistakes to recognise in a wrong answer; the first that applies is shown.
         seed: fix the inputs (default: fresh ones each run).
     """
-    if callable(make_inputs):
-        rng = random.Random(seed)
-        cases: Iterable[tuple] = (make_inputs(rng) for _ in range(trials))
-    else:
-        cases = make_inputs
     n = 0
-    for args in cases:
+    for args in _cases(make_inputs, trials, seed):
         args = args if isinstance(args, tuple) else (args,)
         n += 1
         expected = reference(*copy.deepcopy(args))
@@ -199,13 +194,7 @@ def check_function(
             got = fn(*copy.deepcopy(args))
         except NotImplementedError:
             # Stop "Run All" here, as an nbgrader stub does: later cells may need this answer.
-            _fail(
-                name,
-                "the function is not written yet (it raises NotImplementedError): "
-                "replace the `raise NotImplementedError()` line with your code",
-                verbose,
-                verdict="not attempted",
-            )
+            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted")
             raise
         except Exception as e:  # the learner's code crashed: say where, not how to fix it
             return _fail(
@@ -213,22 +202,47 @@ def check_function(
             )
         reason = compare(got, expected, atol=atol, rtol=rtol)
         if reason:
-            hint = next((h.message for h in hints if _safe(h.applies, args, got, expected)), None)
-            lines = [
-                f"wrong result: {reason}",
-                f"input:    {shown_args}",
-                f"expected: {_short(expected)}",
-                f"got:      {_short(got)}",
-            ]
-            if hint:
-                lines.append(f"hint:     {hint}")
-            return _fail(name, "\n".join(lines), verbose)
+            return _fail(
+                name, _wrong_result(reason, args, shown_args, expected, got, hints), verbose
+            )
     if verbose:
-        print(
-            f"{PASS_MARK} {name}: passed on {n} {'random ' if callable(make_inputs) else ''}"
-            f"input{'s' if n != 1 else ''}"
-        )
+        drawn = "random " if callable(make_inputs) else ""
+        print(f"{PASS_MARK} {name}: passed on {n} {drawn}input{'s' if n != 1 else ''}")
     return True
+
+
+_NOT_WRITTEN = (
+    "the function is not written yet (it raises NotImplementedError): "
+    "replace the `raise NotImplementedError()` line with your code"
+)
+
+
+def _cases(
+    make_inputs: Callable[[random.Random], tuple] | Iterable[tuple], trials: int, seed: int | None
+) -> Iterable[tuple]:
+    """The inputs to try: ``trials`` fresh ones drawn by ``make_inputs(rng)`` (lazily, one per
+    case), or the fixed iterable itself."""
+    if callable(make_inputs):
+        rng = random.Random(seed)
+        return (make_inputs(rng) for _ in range(trials))
+    return make_inputs
+
+
+def _wrong_result(
+    reason: str, args: tuple, shown_args: str, expected: Any, got: Any, hints: Sequence[Hint]
+) -> str:
+    """What went wrong on one input: the reason, the input, both values, the first hint that
+    applies."""
+    hint = next((h.message for h in hints if _safe(h.applies, args, got, expected)), None)
+    lines = [
+        f"wrong result: {reason}",
+        f"input:    {shown_args}",
+        f"expected: {_short(expected)}",
+        f"got:      {_short(got)}",
+    ]
+    if hint:
+        lines.append(f"hint:     {hint}")
+    return "\n".join(lines)
 
 
 def _safe(pred, *args) -> bool:
