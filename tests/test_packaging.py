@@ -85,7 +85,11 @@ def _make_python(tmp_path, *args, path=None):
         import pytest
 
         pytest.skip("make is not installed")
-    env = dict(os.environ, PATH=path or os.environ["PATH"])
+    # a make above this test (CI runs `make unit PYTHON=...`) passes its command-line variables
+    # down through MAKEFLAGS: the make under test must choose on its own
+    drop = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTHON", "VENV"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PATH"] = path or os.environ["PATH"]
     return subprocess.run(
         ["make", "-s", "-C", str(ROOT), "python", *args],
         capture_output=True,
