@@ -21,7 +21,7 @@ met in the same contexts end up close; then directions in that space carry meani
   :func:`glove_weight`, :class:`GloVe`, :func:`glove_loss`, :class:`GloVeBatches`; it trains
   with the course's shared loop ``course_lib.train.train``.
 
-No matplotlib or ipywidgets here: figures live in ``course_lib.viz_embeddings``, the explorer in
+No matplotlib or ipywidgets here: figures live in ``course_lib.viz.embeddings``, the explorer in
 ``course_lib.widgets.embeddings``.
 """
 
