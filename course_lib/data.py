@@ -473,6 +473,84 @@ class TextTask:
         )
 
 
+def validation_split(task: TextTask, per_class: int) -> tuple[TextTask, TextTask]:
+    """Carve a validation set out of ``task``'s train pool: the last ``per_class`` passages of
+    each class (the pool is in reading order, so for :func:`play_task` they come after the
+    passages kept for training). Returns ``(train, val)``: ``train`` is ``task`` with the smaller
+    pool and the same test set; ``val`` has the same smaller pool and the validation passages in
+    place of the test set. Model choices are made on ``val``; the test set is read once, at the
+    end."""
+    keep, held = [], []
+    for c in range(len(task.classes)):
+        mine = [i for i, label in enumerate(task.train_labels) if label == c]
+        if len(mine) <= per_class:
+            raise ValueError(
+                f"class {task.classes[c]!r} has {len(mine)} training passages: too few to hold "
+                f"out {per_class} for validation; use a smaller per_class"
+            )
+        keep += mine[:-per_class]
+        held += mine[-per_class:]
+    keep.sort()
+    held.sort()
+
+    def pick(idx, values):
+        return [values[i] for i in idx] if values else []
+
+    pool = dict(
+        train_texts=pick(keep, task.train_texts),
+        train_labels=pick(keep, task.train_labels),
+        train_groups=pick(keep, task.train_groups),
+    )
+    train = TextTask(
+        task.name,
+        task.classes,
+        test_texts=task.test_texts,
+        test_labels=task.test_labels,
+        test_groups=task.test_groups,
+        **pool,
+    )
+    val = TextTask(
+        f"{task.name} (validation)",
+        task.classes,
+        test_texts=pick(held, task.train_texts),
+        test_labels=pick(held, task.train_labels),
+        test_groups=pick(held, task.train_groups),
+        **pool,
+    )
+    return train, val
+
+
+_HEADING = re.compile(r"^(?!ACT\b|SCENE\b)([A-Z][A-Z' ]{1,30})\.?$", re.M)
+
+
+def speaker_names(text: str) -> set[str]:
+    """The names in ``text``'s speaker headings: words of a line that is only a name in capitals
+    (``MACBETH.``, ``FIRST WITCH.``, ``THESEUS``; not ``ACT II.`` or ``SCENE I.``) that are never
+    written in lower case in ``text`` (so ``Macbeth`` and ``Banquo`` are names, ``witch`` and
+    ``all`` are not). Returned in title case."""
+    lower = set(re.findall(r"\b[a-z]+\b", text))
+    words = {w for h in _HEADING.findall(text) for w in re.findall(r"[A-Za-z]+", h)}
+    return {w.title() for w in words if len(w) > 1 and w.lower() not in lower}
+
+
+def mask_names(text: str, names: set[str], mask: str = "X") -> str:
+    """``text`` with every heading line's letters and every whole-word occurrence of ``names``
+    (any case) replaced letter for letter by ``mask`` (``MACBETH.`` -> ``XXXXXXX.``, ``Macbeth``
+    -> ``Xxxxxxx``): the same length and layout, without the names."""
+
+    def hide(m: re.Match) -> str:
+        return "".join(
+            (mask.upper() if c.isupper() else mask.lower()) if c.isalpha() else c
+            for c in m.group(0)
+        )
+
+    text = _HEADING.sub(hide, text)
+    if not names:
+        return text
+    pattern = r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b"
+    return re.sub(pattern, hide, text, flags=re.I)
+
+
 def play_passages(
     work: dict, length: int = PASSAGE_CHARS, gap: int = PASSAGE_CHARS, limit: int | None = None
 ) -> list[str]:

@@ -13,6 +13,8 @@ Shapes: B batch, T positions, C model width, K classes, N examples, r the LoRA r
   (:func:`extract_features`, :func:`linear_probe`), **full fine-tuning**
   (:func:`finetune` with ``freeze="none"``; other options freeze the body or all but its last
   block), and a **low-rank adapter** (:class:`LoRALinear`, :func:`apply_lora`; Hu et al. 2021).
+- A non-neural baseline beside them: :func:`tfidf_baseline`, logistic regression on TF-IDF
+  weights of character n-grams (scikit-learn).
 - Evaluation: :func:`accuracy`, :func:`confusion_matrix`, :func:`evaluate_classifier`. The
   lesson's comparison of the four methods (``run_method``, ``learning_curve``) is a training
   run, in :mod:`course_lib.runs`.
@@ -58,6 +60,7 @@ __all__ = [
     "confusion_matrix",
     "evaluate_classifier",
     "balanced_subset",
+    "tfidf_baseline",
 ]
 
 # --- the pre-trained model and its inputs --------------------------------------------------
@@ -109,10 +112,10 @@ class GPTClassifier(nn.Module):
     """A classifier on a GPT: hidden states ``(B, T, C)`` from :meth:`GPT.features`, pooled over
     positions to ``(B, C)``, then a linear head to ``(B, K)`` logits.
 
-    ``pooling="mean"`` averages the real positions (every position has read the text up to it);
-    ``"last"`` takes the last real position, the only one that has read the most of the text.
     A text longer than the GPT's ``block_size`` is read in consecutive windows of ``block_size``
-    characters, each on its own (so a position sees at most ``block_size`` characters back)."""
+    characters, each on its own (so a position sees at most ``block_size`` characters back).
+    ``pooling="mean"`` averages every real position; ``"last"`` averages the last real position
+    of each window (the position that has read its whole window), so both read the whole text."""
 
     def __init__(self, gpt: GPT, n_classes: int, pooling: str = "mean"):
         super().__init__()
@@ -143,10 +146,13 @@ class GPTClassifier(nn.Module):
         if lengths is None:
             lengths = torch.full((B,), T, device=h.device)
         lengths = lengths.to(h.device)
-        if self.pooling == "last":
-            return h[torch.arange(B, device=h.device), lengths - 1]
-        mask = (torch.arange(T, device=h.device)[None, :] < lengths[:, None]).to(h.dtype)
-        return (h * mask[..., None]).sum(1) / lengths[:, None].to(h.dtype)
+        pos = torch.arange(T, device=h.device)[None, :]
+        mask = pos < lengths[:, None]  # (B, T): the real positions
+        if self.pooling == "last":  # each window's last real position
+            bs = self.gpt.config.block_size
+            mask = mask & ((pos % bs == bs - 1) | (pos == lengths[:, None] - 1))
+        mask = mask.to(h.dtype)
+        return (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.features(ids, lengths))  # (B, K)
@@ -428,6 +434,28 @@ def linear_probe(
 
     opt.step(closure)
     return probe.eval()
+
+
+# --- a baseline without a neural network -------------------------------------------------
+
+
+def tfidf_baseline(
+    texts: Sequence[str], labels: Sequence[int], *, C: float = 10.0, ngram_range=(1, 4)
+):
+    """The simple baseline beside every neural classifier: logistic regression (L2 penalty of
+    strength ``1 / C``, L-BFGS to convergence) on the TF-IDF weights of the texts' character
+    n-grams of ``ngram_range`` lengths, inside word boundaries (scikit-learn's ``char_wb``;
+    sublinear term frequencies). Fitted on ``texts``; returns the scikit-learn pipeline, whose
+    ``predict(texts)`` gives labels. Deterministic: no seed needed."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True),
+        LogisticRegression(C=C, max_iter=5000),
+    )
+    return model.fit(list(texts), list(labels))
 
 
 # --- evaluation -----------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from .finetune import (
     extract_features,
     finetune,
     linear_probe,
+    tfidf_baseline,
 )
 from .rnn import CharRNN, CharRNNConfig, evaluate_lm
 from .runtime import REPO_ROOT, by_mode, progress_bar, relpath, seed_everything
@@ -315,13 +316,16 @@ class GPTRecipe(Recipe):
         )
 
 
-def seconds_per_step(model: nn.Module, batches, *, steps: int = 20, warmup: int = 3) -> float:
-    """Median wall time of one training step (forward, backward, clipping, AdamW: for models
-    trained with AdamW; a Muon step costs more) of ``model`` on
-    ``batches("train", i)``, measured on a copy, so ``model`` itself is left untouched. Use it to
-    give models the same wall-clock budget: ``steps = int(budget / seconds_per_step(...))``."""
+def seconds_per_step(
+    model: nn.Module, batches, *, steps: int = 20, warmup: int = 3, make_optimizer=None
+) -> float:
+    """Median wall time of one training step (forward, backward, clipping, optimizer step) of
+    ``model`` on ``batches("train", i)``, measured on a copy, so ``model`` itself is left
+    untouched. ``make_optimizer(model)`` builds the optimizer the run will use (default AdamW;
+    a Muon step costs more: pass ``recipe.optimizer``). Use it to give models the same
+    wall-clock budget: ``steps = int(budget / seconds_per_step(...))``."""
     clone = copy.deepcopy(model).train()
-    opt = torch.optim.AdamW(clone.parameters(), lr=1e-4)
+    opt = (make_optimizer or (lambda m: torch.optim.AdamW(m.parameters(), lr=1e-4)))(clone)
     device = next(clone.parameters()).device
     times = []
     for i in range(warmup + steps):
@@ -398,6 +402,89 @@ def train_gpt(
     }
 
 
+# --- lesson 05: models compared at the same wall-clock budget, over seeds --------------------
+
+
+def budget_steps(recipe: Recipe, budget_seconds: float, data=None, *, minimum: int = 5) -> int:
+    """How many steps of ``recipe`` fit in ``budget_seconds`` of training on this machine: one
+    step of the recipe's own model, batches and optimizer is timed (:func:`seconds_per_step`)."""
+    tok, train_ids, val_ids = data or shakespeare_char_data()
+    if isinstance(recipe, GPTRecipe):
+        model, make_optimizer = recipe.build_model(len(tok)), recipe.optimizer
+    else:
+        model, make_optimizer = recipe.build_model(tok), None
+    step = seconds_per_step(
+        model, recipe.batcher(train_ids, val_ids), make_optimizer=make_optimizer
+    )
+    return max(minimum, int(budget_seconds / step))
+
+
+def compare_at_budget(
+    recipes: dict[str, Recipe],
+    budget_seconds: float,
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    data=None,
+    progress: bool = True,
+) -> dict:
+    """Train every recipe (a :class:`GPTRecipe` or a :class:`CharRNNRecipe`) once per seed, each
+    for the steps that fit in ``budget_seconds`` on this machine (timed once per recipe before
+    any training, then the same for every seed). Seeds are the outer loop, so a change in the
+    machine's load touches every model alike. A seed sets the initial weights and the batches.
+
+    Returns ``{"budget_seconds", "steps": {name: steps}, "rows": [{"model", "seed", "steps",
+    "seconds", "val_loss", "params", "curve"}, ...]}``; ``seconds`` is the training clock
+    (evaluations left out), ``val_loss`` the whole validation split as :func:`train_gpt` and
+    :func:`train_char_model` read it, in nats per character; ``curve`` the run's
+    ``History.eval_curve()`` (on its recipe's validation sample)."""
+    data = data or shakespeare_char_data()
+    steps = {name: budget_steps(r, budget_seconds, data) for name, r in recipes.items()}
+    jobs = [(seed, name) for seed in seeds for name in recipes]
+    rows = []
+    desc = f"{len(recipes)} models x {len(seeds)} seeds"
+    for seed, name in progress_bar(jobs, desc=desc, disable=not progress):
+        r = recipes[name].replace(seed=seed)
+        if isinstance(r, GPTRecipe):
+            out = train_gpt(r, data=data, steps=steps[name], progress=False)
+            seconds = out["train_seconds"]
+        else:
+            out = train_char_model(r, data=data, steps=steps[name], progress=False)
+            seconds = out["history"].training_seconds()
+        rows.append(
+            {
+                "model": name,
+                "seed": seed,
+                "steps": steps[name],
+                "seconds": seconds,
+                "val_loss": out["val_loss"],
+                "params": out["params"],
+                "curve": out["history"].eval_curve(),
+            }
+        )
+    return {"budget_seconds": budget_seconds, "steps": steps, "rows": rows}
+
+
+def summarise_seeds(rows: list[dict]) -> dict:
+    """``{model: {"mean", "std", "min", "max", "n", "seconds", "steps", "params"}}`` of
+    :func:`compare_at_budget`'s rows: the validation loss's mean, standard deviation (``n - 1``;
+    0 for one seed), range and seed count, the mean training seconds."""
+    out = {}
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        losses = [r["val_loss"] for r in mine]
+        out[name] = {
+            "mean": statistics.fmean(losses),
+            "std": statistics.stdev(losses) if len(losses) > 1 else 0.0,
+            "min": min(losses),
+            "max": max(losses),
+            "n": len(losses),
+            "seconds": statistics.fmean(r["seconds"] for r in mine),
+            "steps": mine[0]["steps"],
+            "params": mine[0]["params"],
+        }
+    return out
+
+
 # --- lesson 06: pre-training, and four ways to train a classifier ---------------------------
 
 PRETRAIN_RECIPE = GPTRecipe(
@@ -424,14 +511,18 @@ windows of 64 characters) trained longer, with batches twice as large, on
 METHODS = ("scratch", "linear probe", "fine-tune", "LoRA")
 """The four ways the lesson compares, on the same examples and the same test set."""
 
+BASELINE = "TF-IDF + logistic regression"
+"""The non-neural baseline (:func:`~course_lib.finetune.tfidf_baseline`): a method name
+:func:`learning_curve` accepts beside :data:`METHODS`."""
+
 
 @dataclass
 class MethodSettings:
     """How each method trains in :func:`run_method` (steps, learning rates, LoRA's rank).
 
-    The defaults were chosen on the play task with 48 and 192 labelled passages, 3 seeds: with a
-    head fitted as a linear probe first, body rates of 5e-4 and 1e-3 gave the same fine-tuning
-    accuracy (within a point); LoRA did a little better at 3e-3 than at 1e-3."""
+    The defaults are starting points; lesson 06 chooses the pooling, the learning rates and
+    ``baseline_C`` on a validation set carved from the training pool
+    (:func:`~course_lib.data.validation_split`), never on the test set."""
 
     steps: int = 40
     batch_size: int = 16
@@ -445,6 +536,7 @@ class MethodSettings:
     probe_weight_decay: float = 1e-2
     pooling: str = "mean"
     max_chars: int = PASSAGE_CHARS  # texts are cropped to this many characters
+    baseline_C: float = 10.0  # the TF-IDF baseline's inverse L2 strength
 
 
 def run_method(
@@ -552,7 +644,8 @@ def learning_curve(
 ) -> list[dict]:
     """Accuracy on the test set of every method, for ``n`` labelled examples in ``sizes``
     (balanced draws from the train pool; seed ``s`` draws the same examples for every method) and
-    every seed. Returns one row per run (see :func:`run_method`; without the model)."""
+    every seed. ``methods`` may include :data:`BASELINE`. Returns one row per run (see
+    :func:`run_method`; without the model)."""
     s = settings or MethodSettings()
     pool = encode_texts(tokenizer, task.train_texts, s.max_chars)
     pool_labels = torch.tensor(task.train_labels)
@@ -565,7 +658,7 @@ def learning_curve(
         for seed in seeds
     }
     feats: dict = {}
-    if set(methods) - {"scratch"}:  # the frozen features, once per example that is used
+    if set(methods) - {"scratch", BASELINE}:  # the frozen features, once per example that is used
         clf = GPTClassifier(pretrained, K, s.pooling)
         used = sorted({i for idx in subsets.values() for i in idx})
         pool_feats = extract_features(clf, pool[0][used], pool[1][used])
@@ -581,10 +674,44 @@ def learning_curve(
         f = None
         if feats and method != "scratch":
             f = (torch.stack([feats[i] for i in idx_list]), test_feats)
-        row = run_method(method, pretrained, K, train_data, test, seed=seed, settings=s, features=f)
+        if method == BASELINE:
+            row = run_baseline(task, idx_list, seed=seed, settings=s)
+        else:
+            row = run_method(
+                method, pretrained, K, train_data, test, seed=seed, settings=s, features=f
+            )
         del row["model"]  # keep the rows light: one number per run is what the curve needs
         rows.append(row)
     return rows
+
+
+def run_baseline(
+    task: TextTask,
+    train_idx: Sequence[int],
+    *,
+    seed: int = 0,
+    settings: MethodSettings | None = None,
+) -> dict:
+    """:data:`BASELINE` trained on ``task``'s train-pool passages ``train_idx`` (cropped to
+    ``settings.max_chars`` characters, as the GPT reads them) and scored on its test set. Returns
+    the keys of :func:`run_method` (``trainable``: the model's weights)."""
+    s = settings or MethodSettings()
+    start = time.perf_counter()
+    texts = [task.train_texts[i][: s.max_chars] for i in train_idx]
+    labels = [task.train_labels[i] for i in train_idx]
+    model = tfidf_baseline(texts, labels, C=s.baseline_C)
+    pred = torch.as_tensor(model.predict([t[: s.max_chars] for t in task.test_texts]))
+    clf = model[-1]
+    return {
+        "method": BASELINE,
+        "n": len(labels),
+        "seed": seed,
+        "accuracy": accuracy(pred, task.test_labels),
+        "pred": pred,
+        "seconds": time.perf_counter() - start,
+        "trainable": int(clf.coef_.size + clf.intercept_.size),
+        "model": model,
+    }
 
 
 def summarise_curve(rows: list[dict]) -> dict:

@@ -239,3 +239,38 @@ def test_sentiment_task_is_balanced_and_disjoint():
     assert len(task.train_texts) + len(task.test_texts) == 200
     assert task.test_labels.count(1) == task.test_labels.count(0) == 50
     assert not set(task.train_texts) & set(task.test_texts)
+
+
+def test_validation_split_holds_out_the_end_of_each_class_pool():
+    from course_lib.data import validation_split
+
+    task = data.play_task(per_play_test=4)
+    train, val = validation_split(task, per_class=12)
+    assert train.test_texts == task.test_texts and val.train_texts == train.train_texts
+    for c in range(len(task.classes)):
+        pool = [t for t, y in zip(task.train_texts, task.train_labels, strict=True) if y == c]
+        kept = [t for t, y in zip(train.train_texts, train.train_labels, strict=True) if y == c]
+        held = [t for t, y in zip(val.test_texts, val.test_labels, strict=True) if y == c]
+        assert kept == pool[:-12] and held == pool[-12:]
+    assert not set(val.test_texts) & set(train.train_texts)
+    with pytest.raises(ValueError, match="too few"):
+        validation_split(task, per_class=len(task.train_texts))
+
+
+def test_names_are_found_in_headings_and_masked_letter_for_letter():
+    from course_lib.data import mask_names, speaker_names
+
+    play = (
+        "ACT I.\n\nMACBETH.\nSo foul a day, Banquo.\n\nBANQUO.\nHow far is't?\n\n"
+        "FIRST WITCH\nAll hail!\n\nALL.\nthe first witch and all\n"
+    )
+    names = speaker_names(play)
+    assert names == {
+        "Macbeth",
+        "Banquo",
+    }  # "first", "witch", "all" occur in lower case; ACT is no speaker
+    masked = mask_names(play, names)
+    assert len(masked) == len(play)
+    assert "XXXXXXX.\nSo foul a day, Xxxxxx." in masked and "XXXXXX.\n" in masked
+    assert "XXXXX XXXXX\n" in masked and "ACT I." in masked and "the first witch and all" in masked
+    assert "macbeth" not in masked.lower() and "banquo" not in masked.lower()

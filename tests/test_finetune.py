@@ -57,6 +57,15 @@ def test_mean_pooling_ignores_padding():
     assert torch.allclose(last.features(ids), last.features(padded, torch.tensor([5])), atol=1e-6)
 
 
+def test_last_pooling_averages_the_last_position_of_every_window():
+    clf = _tiny_classifier(pooling="last").eval()
+    ids = torch.randint(0, 11, (2, 20))  # block_size 8: windows end at positions 7, 15 and 19
+    h = clf.hidden_states(ids)
+    lengths = torch.tensor([20, 13])  # the second text ends inside its second window
+    want = torch.stack([h[0, [7, 15, 19]].mean(0), h[1, [7, 12]].mean(0)])
+    assert torch.allclose(clf.features(ids, lengths), want, atol=1e-6)
+
+
 def test_long_texts_are_read_in_separate_windows():
     clf = _tiny_classifier().eval()
     ids = torch.randint(0, 11, (2, 20))  # block_size 8: windows 0-7, 8-15, 16-19

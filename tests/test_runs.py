@@ -176,3 +176,76 @@ def test_run_method_errors_name_the_choices():
         runs.run_method(
             "LoRA", GPT(config), 2, data, data, settings=runs.MethodSettings(head_init="x")
         )
+
+
+def test_learning_curve_runs_the_tfidf_baseline_on_the_texts():
+    tok = shakespeare_tokenizer()
+    task = TextTask(
+        "toy",
+        ("a", "b"),
+        ["the king the crown", "a ship at sea", "the king's crown", "the sea, a ship"] * 3,
+        [0, 1, 0, 1] * 3,
+        ["crown of the king", "ship on the sea"],
+        [0, 1],
+    )
+    rows = runs.learning_curve(
+        task, None, tok, sizes=(8,), seeds=(0, 1), methods=(runs.BASELINE,), progress=False
+    )
+    assert [r["method"] for r in rows] == [runs.BASELINE] * 2
+    assert all(r["accuracy"] == 1.0 and r["n"] == 8 and r["trainable"] > 0 for r in rows)
+    one = runs.run_baseline(task, [0, 1, 2, 3], settings=runs.MethodSettings(max_chars=6))
+    assert one["model"].predict(["the king"]).tolist() == [0]  # fitted on 6-character crops
+
+
+# --- lesson 05's comparison at a budget ----------------------------------------------------------
+
+
+def test_compare_at_budget_times_once_and_trains_every_model_per_seed(monkeypatch):
+    text = TEXT * 40
+    tok = CharTokenizer().train(text)
+    ids = torch.tensor(tok.encode(text))
+    data = (tok, ids[:1400], ids[1400:])
+    gpt = runs.GPTRecipe(
+        n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=8, eval_batch_size=8
+    )
+    rnn = runs.CharRNNRecipe(cell="rnn", hidden_size=8, block_size=16, batch_size=4)
+    timed = []
+
+    def fake_seconds_per_step(model, batches, **kw):
+        timed.append((type(model).__name__, kw.get("make_optimizer") is not None))
+        return 0.25
+
+    monkeypatch.setattr(runs, "seconds_per_step", fake_seconds_per_step)
+    out = runs.compare_at_budget({"GPT": gpt, "RNN": rnn}, 2.0, (0, 1), data=data, progress=False)
+    assert timed == [("GPT", True), ("CharRNN", False)]  # once each; the GPT with its own optimizer
+    assert out["steps"] == {"GPT": 8, "RNN": 8}
+    assert [(r["model"], r["seed"]) for r in out["rows"]] == [
+        ("GPT", 0), ("RNN", 0), ("GPT", 1), ("RNN", 1)
+    ]  # fmt: skip
+    assert all(r["steps"] == 8 and r["val_loss"] > 0 and r["curve"] for r in out["rows"])
+    gpt_losses = [r["val_loss"] for r in out["rows"] if r["model"] == "GPT"]
+    assert gpt_losses[0] != gpt_losses[1]  # the seed changes the run
+    stats = runs.summarise_seeds(out["rows"])
+    assert stats["GPT"]["n"] == 2 and stats["GPT"]["min"] == min(gpt_losses)
+    assert stats["GPT"]["mean"] == pytest.approx(sum(gpt_losses) / 2)
+    assert stats["GPT"]["std"] == pytest.approx(abs(gpt_losses[0] - gpt_losses[1]) / math.sqrt(2))
+    assert runs.summarise_seeds(out["rows"][:1])["GPT"]["std"] == 0.0
+
+
+def test_seconds_per_step_uses_the_given_optimizer():
+    text = TEXT * 20
+    tok = CharTokenizer().train(text)
+    ids = torch.tensor(tok.encode(text))
+    recipe = runs.GPTRecipe(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4)
+    model = recipe.build_model(len(tok))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    made = []
+
+    def make(m):
+        made.append(m)
+        return recipe.optimizer(m)
+
+    assert runs.seconds_per_step(model, recipe.batcher(ids, ids), steps=2, make_optimizer=make) > 0
+    assert len(made) == 1 and made[0] is not model  # built on the copy
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert runs.budget_steps(recipe, 1e-9, (tok, ids, ids)) == 5  # never fewer than `minimum`
