@@ -188,13 +188,17 @@ class History:
         window: int = 50,
         title: str | None = None,
         label: str | None = None,
+        unit: str = "token",
+        ylabel: str | None = None,
     ):
         """Train loss (raw, faint, and smoothed) and validation loss against steps or seconds,
-        drawn by :func:`course_lib.viz.train.plot_history`. ``bits=True`` shows bits per token
-        (loss / ln 2). Returns the matplotlib figure."""
+        drawn by :func:`course_lib.viz.train.plot_history`: in nats per ``unit`` (``"token"``,
+        ``"character"``), or bits per ``unit`` with ``bits=True`` (loss / ln 2); ``ylabel``
+        names a loss that is not a cross-entropy. Returns the matplotlib figure."""
         from .viz.train import plot_history
 
-        return plot_history(self, ax, x=x, bits=bits, window=window, title=title, label=label)
+        kw = dict(x=x, bits=bits, window=window, title=title, label=label, unit=unit)
+        return plot_history(self, ax, ylabel=ylabel, **kw)
 
     def __repr__(self) -> str:
         if not self.step:

@@ -74,12 +74,15 @@ def test_tokens_are_coloured_by_the_chosen_row():
 def test_static_figures():
     exs = _examples(n=3)
     fig = plot_attention_grid(exs, layer=1, head=2, ncols=2)
-    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "example 0"
+    heatmaps = [ax for ax in fig.axes if ax.images and not hasattr(ax, "_colorbar")]
+    assert len(heatmaps) == 3 and len(fig.axes) == 4 + 3  # a colorbar per heatmap
+    assert fig.axes[0].get_title() == "example 0"
     fig = plot_attention(exs[0], layer=1, head=2, query=1)
     assert fig.axes[0].get_title() == "layer 1, head 2" and len(fig.axes[0].patches) == 1
     ex = AttentionExplorer(exs)
     ex.head.value = 1
-    assert len(ex.static_figure(n=2).axes) == 2
+    fig = ex.static_figure(n=2)
+    assert len([ax for ax in fig.axes if ax.images and not hasattr(ax, "_colorbar")]) == 2
 
 
 def test_example_validation():

@@ -281,6 +281,6 @@ def test_history_plot_and_repr():
     assert ax.get_ylabel() == "bits per token" and len(ax.lines) == 3
     assert "steps=20" in repr(h) and "val_loss=" in repr(h)
     fig2 = h.plot(x="time")
-    assert fig2.axes[0].get_xlabel() == "seconds"
+    assert fig2.axes[0].get_xlabel() == "training time (s)"
     with pytest.raises(ValueError, match="x must be"):
         h.plot(x="epoch")

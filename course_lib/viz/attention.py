@@ -29,7 +29,7 @@ from .style import (
     TEXT_SIZE,
     TITLE_SIZE,
     box,
-    color_of,
+    colors_for,
     heatmap_tick_size,
     visible,
 )
@@ -44,6 +44,8 @@ __all__ = [
     "plot_accuracy_by_length",
 ]
 
+
+WEIGHT_LABEL = "attention weight"
 
 # --- examples: what a heatmap shows -----------------------------------------------------------
 
@@ -107,6 +109,7 @@ def draw_attention(
     max_labels: int | None = None,
     fontsize: float | None = None,
     aspect: str = "auto",
+    vmax: float | None = None,
 ):
     """Draw one head's attention weights on ``ax``; returns the image (for a colorbar).
 
@@ -118,12 +121,15 @@ def draw_attention(
             labels); ``None`` labels every token.
         fontsize: of the tick labels (default: smaller as the tokens get more).
         aspect: ``"auto"`` fills the axes; ``"equal"`` keeps the cells square.
+        vmax: the weight drawn brightest (default: this head's largest); give several heads
+            the same ``vmax`` to share one colorbar.
     """
     from matplotlib.patches import Rectangle
 
     w = np.asarray(weights, dtype=float)
     T_q, T_k = w.shape
-    im = ax.imshow(w, cmap=HEATMAP_CMAP, vmin=0, vmax=max(float(w.max()), 1e-9), aspect=aspect)
+    top = max(float(w.max()), 1e-9) if vmax is None else vmax
+    im = ax.imshow(w, cmap=HEATMAP_CMAP, vmin=0, vmax=top, aspect=aspect)
     longest = max(T_q, T_k)
     step = 1 if max_labels is None else max(1, -(-longest // max_labels))
     fs = fontsize or heatmap_tick_size(-(-longest // step))
@@ -141,25 +147,33 @@ def draw_attention(
     return im
 
 
-def plot_attention(example, layer: int = 0, head: int = 0, query: int | None = None, ax=None):
-    """Heatmap of one head's weights ``(T_q, T_k)``; ``query`` outlines one row. Returns the
-    matplotlib figure."""
+def plot_attention(
+    example, layer: int = 0, head: int = 0, query: int | None = None, ax=None, max_labels=48
+):
+    """Heatmap of one head's weights ``(T_q, T_k)``, with its colorbar; ``query`` outlines one
+    row; at most ``max_labels`` tokens are labelled per axis (the axis labels say which).
+    Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
     example = example_list([example])[0]
     T_q, T_k = example["weights"].shape[2:]
     if ax is None:
-        _, ax = plt.subplots(figsize=(min(2 + 0.3 * T_k, 14), min(1.5 + 0.28 * T_q, 12)))
+        _, ax = plt.subplots(figsize=(min(2.6 + 0.3 * T_k, 14), min(1.5 + 0.28 * T_q, 12)))
     w = example["weights"][layer, head]
-    draw_attention(ax, w, example["source"], example["target"], query=query)
+    im = draw_attention(
+        ax, w, example["source"], example["target"], query=query, max_labels=max_labels
+    )
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=WEIGHT_LABEL)
     ax.set_title(f"layer {layer}, head {head}")
     ax.figure.tight_layout()
     return ax.figure
 
 
-def plot_attention_grid(examples, layer: int = 0, head: int = 0, ncols: int = 2, titles=None):
-    """Static fallback of the explorer: the heatmaps of several examples side by side. Returns
-    the figure."""
+def plot_attention_grid(
+    examples, layer: int = 0, head: int = 0, ncols: int = 2, titles=None, max_labels=48
+):
+    """Static fallback of the explorer: the heatmaps of several examples side by side, each
+    with its colorbar (each is scaled to its own largest weight). Returns the figure."""
     import matplotlib.pyplot as plt
 
     examples = example_list(examples)
@@ -170,7 +184,7 @@ def plot_attention_grid(examples, layer: int = 0, head: int = 0, ncols: int = 2,
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=(ncols * min(2 + 0.3 * T_k, 9), nrows * min(1.8 + 0.28 * T_q, 9)),
+        figsize=(ncols * min(2.6 + 0.3 * T_k, 9.6), nrows * min(1.8 + 0.28 * T_q, 9)),
         squeeze=False,
     )
     for i, ax in enumerate(axes.flat):
@@ -178,7 +192,9 @@ def plot_attention_grid(examples, layer: int = 0, head: int = 0, ncols: int = 2,
             ax.axis("off")
             continue
         e = examples[i]
-        draw_attention(ax, e["weights"][layer, head], e["source"], e["target"])
+        w = e["weights"][layer, head]
+        im = draw_attention(ax, w, e["source"], e["target"], max_labels=max_labels)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=WEIGHT_LABEL)
         ax.set_title(titles[i] if titles else e["title"], fontsize=TEXT_SIZE)
     fig.tight_layout()
     return fig
@@ -237,7 +253,8 @@ def plot_seq2seq_diagram(source=None, target=None, weights=None):
 
 
 def plot_accuracy_by_length(results: dict, ax=None, title: str | None = None):
-    """Exact-match accuracy against source length, one line per model.
+    """Exact-match accuracy against source length, one line per model, in the model's course
+    colour (``"with attention"``, ``"without attention"``: :data:`~course_lib.viz.style.PALETTE`).
 
     ``results`` maps a model name to ``(lengths, accuracies)`` (accuracies in 0..1). Returns the
     figure."""
@@ -245,14 +262,14 @@ def plot_accuracy_by_length(results: dict, ax=None, title: str | None = None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.6))
+    colors = colors_for(results, ax)
     for name, (lengths, acc) in results.items():
-        ax.plot(lengths, [100 * a for a in acc], "o-", ms=4, label=name, color=color_of(name))
+        ax.plot(lengths, [100 * a for a in acc], "o-", ms=4, label=name, color=colors[name])
     ax.set_xlabel("source sentence length (words)")
     ax.set_ylabel("exact-match accuracy (%)")
     ax.set_ylim(-3, 103)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
-    if title:
-        ax.set_title(title)
+    ax.legend(loc="best")
+    ax.set_title(title or "exact-match accuracy against sentence length")
     ax.figure.tight_layout()
     return ax.figure

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import BAR, color_of
+from .style import BAR, colors_for
 
 
 def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0, perplexity=None):
@@ -58,12 +58,13 @@ def plot_word_map(
             ax.scatter(pts[:, 0], pts[:, 1], color=colours(k % 10), label=name, s=25)
     for (x, y), w in zip(xy, words, strict=True):
         ax.annotate(w, (x, y), fontsize=8, xytext=(3, 2), textcoords="offset points")
-    ax.set_xticks([])
+    ax.set_xticks([])  # only the distances between words mean something, not the coordinates
     ax.set_yticks([])
     name = {"pca": "PCA", "tsne": "t-SNE"}[method]
     ax.set_title(title or f"{name} map of {len(words)} words")
-    if missing:
-        ax.set_xlabel(f"not in the vocabulary: {', '.join(missing[:8])}", fontsize=8)
+    skipped = f"\nnot in the vocabulary: {', '.join(missing[:8])}" if missing else ""
+    ax.set_xlabel(f"{name} dimension 1{skipped}", fontsize=8)
+    ax.set_ylabel(f"{name} dimension 2", fontsize=8)
     ax.legend(fontsize=8, loc="best")
     return ax.figure
 
@@ -83,7 +84,10 @@ def plot_neighbours(wv, words: list[str], topn: int = 8, ncols: int = 3, title=N
         ax.set_yticks(range(len(near))[::-1], [n for n, _ in near], fontsize=8)
         ax.set_xlim(0, 1)
         ax.set_title(w, fontsize=10)
+        ax.set_xlabel("cosine similarity", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("nearest words", fontsize=8)
     for ax in axes[len(words) :]:
         ax.axis("off")
     fig.suptitle(title or "nearest neighbours (cosine)", fontsize=11)
@@ -101,14 +105,16 @@ def plot_projection(scores: dict[str, dict[str, float]], title=None, xlabel=None
     order = sorted(words, key=lambda w: scores[models[0]][w])
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(words) + 1.2))
     h = 0.8 / len(models)
+    colors = colors_for(models)  # "ours (5 epochs)" and "gensim (5 epochs)": course colours
     for k, m in enumerate(models):
         ys = np.arange(len(order)) + (k - (len(models) - 1) / 2) * h
-        ax.barh(ys, [scores[m][w] for w in order], height=h, label=m, color=color_of(m))
+        ax.barh(ys, [scores[m][w] for w in order], height=h, label=m, color=colors[m])
     ax.set_yticks(range(len(order)), order, fontsize=8)
+    ax.set_ylabel("word")
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(xlabel or "projection on the direction")
     ax.set_title(title or "projection of words on a direction")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -10,9 +10,23 @@ import math
 
 import numpy as np
 
-from .style import ACCENT, TICK_SIZE, arrow, box, color_of, visible
+from .style import ACCENT, TICK_SIZE, arrow, box, colors_for, visible
 
 LN2 = math.log(2)
+QUANTITIES = {
+    "h": "hidden state h",
+    "c": "cell state c",
+    "i": "input gate i",
+    "f": "forget gate f",
+    "o": "output gate o",
+    "g": "candidate g",
+}
+_GATE_TEXT = {
+    "f": ("forget\n$f=\\sigma(\\cdot)$", "#f4cccc"),
+    "i": ("input\n$i=\\sigma(\\cdot)$", "#d9ead3"),
+    "g": ("candidate\n$g=\\tanh(\\cdot)$", "#fff2cc"),
+    "o": ("output\n$o=\\sigma(\\cdot)$", "#cfe2f3"),
+}
 
 
 def plot_unrolled_rnn(text: str = "hello"):
@@ -53,13 +67,6 @@ def plot_lstm_diagram():
 
     fig, ax = plt.subplots(figsize=(9, 4.6))
     gate_x = {"f": 2.2, "i": 3.55, "g": 5.05, "o": 6.6}
-    names = {
-        "f": "forget\n$f=\\sigma(\\cdot)$",
-        "i": "input\n$i=\\sigma(\\cdot)$",
-        "g": "candidate\n$g=\\tanh(\\cdot)$",
-        "o": "output\n$o=\\sigma(\\cdot)$",
-    }
-    colors = {"f": "#f4cccc", "i": "#d9ead3", "g": "#fff2cc", "o": "#cfe2f3"}
     # the cell state highway
     arrow(ax, (0.3, 3.8), (9.2, 3.8), color=ACCENT, lw=2.5)
     ax.text(0.3, 4.05, "$c_{t-1}$", fontsize=13, color=ACCENT)
@@ -76,7 +83,7 @@ def plot_lstm_diagram():
         fontsize=10,
     )
     for k, x in gate_x.items():
-        box(ax, x, 1.7, 1.25, 0.8, names[k], colors[k], 9)
+        box(ax, x, 1.7, 1.25, 0.8, *_GATE_TEXT[k], 9)
         arrow(ax, (x, 0.6), (x, 1.28))
     arrow(ax, (2.2, 2.12), (2.2, 3.56))  # f -> ×
     ax.add_patch(plt.Circle((4.35, 2.8), 0.2, fc="white", ec="0.3", lw=1.4, zorder=3))
@@ -115,9 +122,11 @@ def plot_ngram_curves(rows: list[dict]):
 
     n = [r["n"] for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    a.plot(n, [r["kn_val"] / LN2 for r in rows], "o-", label="Kneser-Ney: validation")
-    a.plot(n, [r["kn_train"] / LN2 for r in rows], "o--", label="Kneser-Ney: training text")
-    a.plot(n, [r["addk_val"] / LN2 for r in rows], "s-", label="add-k: validation")
+    kn, addk = colors_for(["n-gram", "add-k"]).values()  # Kneser-Ney: the lesson's n-gram
+    a.plot(n, [r["kn_val"] / LN2 for r in rows], "o-", color=kn, label="Kneser-Ney: validation")
+    kn_train = [r["kn_train"] / LN2 for r in rows]
+    a.plot(n, kn_train, "o--", color=kn, label="Kneser-Ney: training text")
+    a.plot(n, [r["addk_val"] / LN2 for r in rows], "s-", color=addk, label="add-k: validation")
     best = min(rows, key=lambda r: r["kn_val"])
     a.annotate(
         f"best: n={best['n']}\n{best['kn_val'] / LN2:.2f} bits",
@@ -131,7 +140,7 @@ def plot_ngram_curves(rows: list[dict]):
     a.set_ylabel("bits per character")
     a.set_title("Longer contexts help, then hurt")
     a.grid(alpha=0.3)
-    a.legend(fontsize=8)
+    a.legend(fontsize=8, loc="best")
     ns = [r["n"] for r in rows if "unseen_val_fraction" in r]
     b.plot(
         ns,
@@ -150,29 +159,33 @@ def plot_ngram_curves(rows: list[dict]):
     b.set_ylabel("% of contexts")
     b.set_title("...because long contexts are rare")
     b.grid(alpha=0.3)
-    b.legend(fontsize=8)
+    b.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
 
 def plot_gradient_decay(curves: dict, ax=None, *, title: str | None = None, styles=None):
     """``curves``: ``{label: norms}`` with ``norms[k]`` the gradient norm with respect to the
-    input k steps back (from :func:`course_lib.rnn.input_gradient_norms`), on a log scale."""
+    input k steps back (from :func:`course_lib.rnn.input_gradient_norms`), on a log scale. A
+    label of the palette (``"RNN"``, ``"LSTM"``) gets its course colour; ``styles`` (``{label:
+    {"color": ..., "ls": ...}}``) overrides it, e.g. to keep a curve's colour from another
+    panel, and the other curves keep clear of the colours it names."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
+    styles = styles or {}
+    fixed = {k: s["color"] for k, s in styles.items() if "color" in s}  # the caller's colours
+    colors = {**colors_for([k for k in curves if k not in fixed], ax, fixed.values()), **fixed}
     for label, norms in curves.items():
         y = np.asarray(norms, dtype=float)
-        kw = (styles or {}).get(label, {})
-        kw = {"color": color_of(label), **kw}
+        kw = {"color": colors[label], **styles.get(label, {})}
         ax.semilogy(np.arange(len(y)), np.where(y > 0, y, np.nan), label=label, **kw)
     ax.set_xlabel("k: how many steps back the input is")
     ax.set_ylabel("‖ d loss / d x$_{t-k}$ ‖")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title or "gradient norm against how far back the input is")
     return ax.figure
 
 
@@ -201,10 +214,12 @@ def plot_char_heatmap(
     vmin: float = -1.0,
     vmax: float = 1.0,
     title: str | None = None,
+    label: str = "value",
 ):
     """``text`` with each character's background coloured by ``values`` (one per character),
-    as in Karpathy, Johnson & Fei-Fei (2015). Whitespace shows as ``·`` (space), ``↵``
-    (newline) and ``→`` (tab)."""
+    as in Karpathy, Johnson & Fei-Fei (2015), and a colorbar named ``label``. Every character
+    is drawn (no axes: a cell's place is its place in the text); whitespace shows as ``·``
+    (space), ``↵`` (newline) and ``→`` (tab)."""
     import matplotlib.pyplot as plt
 
     values = np.asarray(values, dtype=float)
@@ -217,7 +232,7 @@ def plot_char_heatmap(
     grid[rows, cols] = values
     if ax is None:
         _, ax = plt.subplots(figsize=(width * 0.14, n_rows * 0.28 + 0.5))
-    ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    im = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
     for ch, r, c in zip(text, rows, cols, strict=True):
         ax.text(
             c,
@@ -228,10 +243,11 @@ def plot_char_heatmap(
             fontsize=TICK_SIZE,
             family="monospace",
         )
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10, loc="left")
+    ax.set_axis_off()  # the text is the picture: positions have no scale to read
+    cb = ax.figure.colorbar(im, ax=ax, fraction=0.02, pad=0.01, ticks=[vmin, vmax])
+    cb.set_label(label, fontsize=TICK_SIZE)
+    cb.ax.tick_params(labelsize=TICK_SIZE)
+    ax.set_title(title or f"{label} of each character", fontsize=10, loc="left")
     return ax.figure
 
 
@@ -262,6 +278,7 @@ def plot_lstm_activations(trace: dict, text: str, units: list, *, width: int = 6
             vmax=hi,
             cmap="viridis" if q in "ifo" else "RdBu_r",
             title=f"{title}  ({q}, unit {u})",
+            label=QUANTITIES[q],
         )
     sub = gs[len(units)].subgridspec(1, 2, wspace=0.08)
     for j, (q, name) in enumerate((("f", "forget gate f"), ("i", "input gate i"))):
@@ -273,20 +290,21 @@ def plot_lstm_activations(trace: dict, text: str, units: list, *, width: int = 6
         ax.set_title(f"{name} of the first {gate_units} units, character by character", fontsize=9)
         if j:
             ax.set_yticks([])
-    fig.colorbar(im, ax=fig.axes[-2:], fraction=0.02, pad=0.01)
+    fig.colorbar(im, ax=fig.axes[-2:], fraction=0.02, pad=0.01, label="gate (0 closed, 1 open)")
     return fig
 
 
 def plot_results(rows: list[dict], ax=None):
-    """Validation bits per character of each model, best at the top. ``rows``: dicts with
-    ``model``, ``val_bpc``, ``params`` and ``seconds``."""
+    """Validation bits per character of each model, best at the top, each bar in its model's
+    course colour. ``rows``: dicts with ``model``, ``val_bpc``, ``params`` and ``seconds``."""
     import matplotlib.pyplot as plt
 
     rows = sorted(rows, key=lambda r: -r["val_bpc"])
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.2))
     y = np.arange(len(rows))
-    bars = ax.barh(y, [r["val_bpc"] for r in rows], color="#7fa7d1")
+    colors = colors_for([r["model"] for r in rows])
+    bars = ax.barh(y, [r["val_bpc"] for r in rows], color=[colors[r["model"]] for r in rows])
     for bar, r in zip(bars, rows, strict=True):
         ax.text(
             bar.get_width() + 0.03,
@@ -296,6 +314,7 @@ def plot_results(rows: list[dict], ax=None):
             fontsize=9,
         )
     ax.set_yticks(y, [r["model"] for r in rows])
+    ax.set_ylabel("model")
     ax.set_xlabel("validation bits per character (lower is better)")
     ax.set_xlim(0, max(r["val_bpc"] for r in rows) * 1.55)
     ax.set_title("The same validation split for every model")

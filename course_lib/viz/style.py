@@ -1,8 +1,10 @@
 """The course's look, in one place: colours, font sizes, and how whitespace is shown.
 
 * One colour per method or model name through the course (``PALETTE``, :func:`color_of`): the
-  fine-tuned model is the same blue in every figure that names it. A name the palette lacks gets
-  ``None``, which matplotlib reads as "the next colour of the axes' cycle".
+  fine-tuned model is the same blue in every figure that names it, and ``"LSTM (256 units)"`` is
+  the LSTM's purple. A name the palette lacks gets ``None`` from :func:`color_of`, which
+  matplotlib reads as "the next colour of the axes' cycle"; :func:`colors_for` gives a figure's
+  unknown names cycle colours that no known name of the figure uses.
 * Token colours (:func:`token_colour`): pastel, chosen by token id, so the same token always has
   the same colour, in the tokenizer playground and in its static figure.
 * Whitespace in a character or token label (:func:`visible`): a space is ``·``, a newline ``↵``,
@@ -16,16 +18,39 @@ Importing this module does not import matplotlib (the diagram parts import it wh
 
 from __future__ import annotations
 
+import re
+
 # --- colours --------------------------------------------------------------------------------
 
 PALETTE: dict[str, str] = {
+    # lesson 02: our word2vec against gensim's (and lesson 04: our attention against PyTorch's)
+    "ours": "tab:red",
+    "gensim": "tab:gray",
+    "PyTorch": "tab:gray",
+    # lessons 03 and 05: the language models, from counting to the transformer
+    "bigram": "tab:brown",
+    "n-gram": "tab:olive",  # any order: "6-gram (Kneser-Ney)" is an n-gram (see color_of)
+    "RNN": "tab:red",
+    "LSTM": "tab:purple",
+    "GPT": "tab:blue",
+    # lesson 04: the same translator without and with attention
+    "without attention": "tab:orange",
+    "with attention": "tab:blue",
     # lesson 06's learning curve: training from scratch is the grey baseline
     "scratch": "0.45",
     "linear probe": "tab:green",
     "fine-tune": "tab:blue",
     "LoRA": "tab:orange",
+    "TF-IDF + logistic regression": "tab:purple",  # the non-neural baseline
 }
-"""Method or model name -> matplotlib colour. Add a name here, not in a figure."""
+"""Method or model name -> matplotlib colour. Add a name here, not in a figure. Within one
+lesson no two names share a colour (a test checks it, lesson by lesson)."""
+
+ALIASES = {
+    "with additive attention": "with attention",
+    "from scratch": "scratch",
+}
+"""Other spellings of a palette name (compared without case)."""
 
 ACCENT = "#c0392b"  # the carried state in diagrams: the RNN's hidden state, the residual stream
 BAR = "#4c72b0"  # single-series bars (cosine similarity in the embedding explorer and figure)
@@ -37,10 +62,54 @@ TOKEN_COLOURS = [
     "#d0f4de", "#e4c1f9", "#fcf6bd", "#a9def9",
 ]  # fmt: skip
 
+_NGRAM = re.compile(r"(\d+|n)-gram\b")
 
-def color_of(name: str, default: str | None = None) -> str | None:
-    """The course colour of a method or model ``name`` (``default`` when it has none)."""
-    return PALETTE.get(name, default)
+
+def palette_name(name: str) -> str | None:
+    """The palette name that ``name`` stands for, or ``None``. Case is ignored, and so are
+    details after the name in brackets or after a colon: ``"RNN (256 units, 2700 steps)"`` and
+    ``"LSTM: whole split"`` are the RNN and the LSTM (``"RNN, radius 3"`` is not: a variant
+    named so is told apart from the RNN). ``"bigram"`` and ``"2-gram"`` are the bigram; any
+    other ``"N-gram"`` (``"6-gram (Kneser-Ney)"``) is the ``"n-gram"``."""
+    folded = {k.casefold(): k for k in PALETTE}
+    for candidate in (name, re.split(r" \(|:", name, maxsplit=1)[0]):
+        key = candidate.strip().casefold()
+        key = ALIASES.get(key, key)
+        if key in folded:
+            return folded[key]
+        m = _NGRAM.match(key)
+        if m:
+            return "bigram" if m.group(1) == "2" else "n-gram"
+    return None
+
+
+def color_of(name, default: str | None = None) -> str | None:
+    """The course colour of a method or model ``name`` (``default`` when it has none); names
+    are matched by :func:`palette_name` (``"6-gram (Kneser-Ney)"`` gets the n-gram colour)."""
+    key = palette_name(str(name)) if name is not None else None
+    return PALETTE[key] if key is not None else default
+
+
+def colors_for(names, ax=None, taken=()) -> dict:
+    """``{name: colour}`` for the series of one figure. A palette name gets its course colour;
+    any other name, or names that would share one palette colour (``"GPT (2 layers)"`` and
+    ``"GPT (4 layers)"``), the next colours of matplotlib's cycle that no other series uses:
+    not a palette colour of ``names``, not a line's on ``ax``, not one of ``taken``."""
+    import matplotlib as mpl
+    from matplotlib.colors import to_hex
+
+    names = list(names)
+    keys = {n: palette_name(str(n)) if n is not None else None for n in names}
+    repeated = {k for k in keys.values() if k and list(keys.values()).count(k) > 1}
+    out = {n: PALETTE[k] if k and k not in repeated else None for n, k in keys.items()}
+    used = {to_hex(c) for c in [*out.values(), *taken] if c is not None}
+    if ax is not None:
+        used |= {to_hex(line.get_color()) for line in ax.lines}
+    free = [c for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"] if to_hex(c) not in used]
+    for n in names:
+        if out[n] is None:
+            out[n] = free.pop(0) if free else None
+    return out
 
 
 def token_colour(token_id: int) -> str:
@@ -58,7 +127,7 @@ SMALL_SIZE = 6  # crowded tick labels (every head of a layer)
 
 def heatmap_tick_size(n_labels: int) -> int:
     """Tick-label size for a heatmap with ``n_labels`` labels along its longer side."""
-    return 9 if n_labels <= 30 else 7 if n_labels <= 60 else 5
+    return 9 if n_labels <= 30 else 7 if n_labels <= 60 else SMALL_SIZE
 
 
 # --- whitespace -----------------------------------------------------------------------------

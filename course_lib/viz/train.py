@@ -1,15 +1,15 @@
 """Figures of training runs: a run's loss curves (what ``History.plot()`` draws), and two runs'
 per-step losses overlaid (one process against DistributedDataParallel, lesson 06).
 
-Losses are in nats; ``bits=True`` divides by ln 2. matplotlib is imported inside each function,
-so importing this module stays headless.
+Losses are in nats per token (or per character: ``unit=``); ``bits=True`` divides by ln 2.
+matplotlib is imported inside each function, so importing this module stays headless.
 """
 
 from __future__ import annotations
 
 import math
 
-from .style import color_of
+from .style import colors_for
 
 __all__ = ["plot_history", "plot_overlay"]
 
@@ -23,41 +23,43 @@ def plot_history(
     window: int = 50,
     title: str | None = None,
     label: str | None = None,
+    unit: str = "token",
+    ylabel: str | None = None,
 ):
     """Train loss (raw, faint, and smoothed over ``window`` steps) and validation loss of a
     :class:`course_lib.train.History`, against steps (``x="step"``) or seconds (``x="time"``).
 
-    ``bits=True`` shows bits per token (loss / ln 2); ``label`` prefixes the legend entries (and
-    picks the course colour of that name, if it has one). Returns the matplotlib figure."""
+    The loss is in nats per ``unit`` (``"token"``, ``"character"``, ...); ``bits=True`` shows
+    bits per ``unit`` (loss / ln 2). ``label`` prefixes the legend entries and picks the course
+    colour of that name (:func:`~course_lib.viz.style.color_of`; another name, or none, gets a
+    colour no line on ``ax`` has yet). A run's training and validation curves share its colour
+    (validation: dashed, with dots). ``ylabel`` replaces the y label, for a loss that is not
+    a cross-entropy (GloVe's weighted squared error). Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
     if x not in ("step", "time"):
         raise ValueError(f"x must be 'step' or 'time', got {x!r}")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-    fig = ax.figure
+        _, ax = plt.subplots(figsize=(7, 3.5))
     k = 1 / math.log(2) if bits else 1.0
     xs = history.step if x == "step" else history.time
     exs = history.eval_step if x == "step" else history.eval_time
     name = f"{label}: " if label else ""
+    color = colors_for([label], ax)[label]  # a known name's colour; else one not yet on ax
     if history.train_loss:
         raw = [v * k for v in history.train_loss]
-        (line,) = ax.plot(xs, raw, alpha=0.2, lw=0.8, color=color_of(label) if label else None)
-        ax.plot(
-            xs,
-            [v * k for v in history.smoothed_train_loss(window)],
-            color=line.get_color(),
-            label=f"{name}train (mean of {window} steps)",
-        )
+        ax.plot(xs, raw, alpha=0.2, lw=0.8, color=color)
+        smooth = [v * k for v in history.smoothed_train_loss(window)]
+        ax.plot(xs, smooth, color=color, label=f"{name}train (mean of {window} steps)")
     if history.val_loss:
-        ax.plot(exs, [v * k for v in history.val_loss], "o-", ms=3, label=f"{name}validation")
-    ax.set_xlabel("step" if x == "step" else "seconds")
-    ax.set_ylabel("bits per token" if bits else "loss (nats)")
-    if title:
-        ax.set_title(title)
+        val = [v * k for v in history.val_loss]
+        ax.plot(exs, val, "o--", ms=3, color=color, label=f"{name}validation")
+    ax.set_xlabel("step" if x == "step" else "training time (s)")
+    ax.set_ylabel(ylabel or (f"bits per {unit}" if bits else f"loss (nats per {unit})"))
+    ax.set_title(title or "training and validation loss")
     ax.grid(alpha=0.3)
-    ax.legend()
-    return fig
+    ax.legend(loc="best")
+    return ax.figure
 
 
 def plot_overlay(single: dict, ddp: dict, ax=None, *, title: str | None = None):
@@ -89,5 +91,5 @@ def plot_overlay(single: dict, ddp: dict, ax=None, *, title: str | None = None):
         f"(relative {d['max_rel']:.1e})"
     )
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="best")
     return fig

@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from . import style
-from .attention import draw_attention
-from .style import ACCENT, SMALL_SIZE, color_of, visible
+from .attention import WEIGHT_LABEL, draw_attention
+from .style import ACCENT, SMALL_SIZE, color_of, colors_for, visible
 
 __all__ = [
     "plot_gpt_diagram",
@@ -132,23 +132,26 @@ def plot_curves(
     curves: dict,
     *,
     ax=None,
-    x: str = "seconds",
+    x: str = "training time (s)",
     title: str | None = None,
     target: float | None = None,
     bits: bool = False,
     logx: bool = False,
 ):
-    """Validation loss curves ``{name: [[x, loss], ...]}`` on one plot (``x`` names the axis:
-    seconds, steps, FLOPs). ``target`` draws a horizontal line. Returns the figure."""
+    """Validation loss curves ``{name: [[x, loss], ...]}`` (loss in nats per character) on one
+    plot, each model in its course colour (``"RNN"``, ``"LSTM"``, ``"GPT"``). ``x`` names the
+    axis, with its unit (``"training time (s)"``, ``"training step"``, ``"FLOPs"``); ``bits``
+    shows bits per character; ``target`` (nats) draws a horizontal line. Returns the figure."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4))
     k = 1 / math.log(2) if bits else 1.0
+    colors = colors_for(curves, ax)
     for name, curve in curves.items():
         c = np.asarray(curve, dtype=float)
         if len(c):
-            ax.plot(c[:, 0], c[:, 1] * k, "o-", ms=2.5, label=name, color=color_of(name))
+            ax.plot(c[:, 0], c[:, 1] * k, "o-", ms=2.5, label=name, color=colors[name])
     if target is not None:
         ax.axhline(target * k, color="0.4", ls="--", lw=1)
         ax.text(
@@ -157,11 +160,10 @@ def plot_curves(
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(x)
-    ax.set_ylabel("validation " + ("bits per character" if bits else "loss (nats per char)"))
-    if title:
-        ax.set_title(title)
+    ax.set_ylabel("validation " + ("bits per character" if bits else "loss (nats per character)"))
+    ax.set_title(title or f"validation loss against {x}")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="best")
     ax.figure.tight_layout()
     return ax.figure
 
@@ -185,6 +187,7 @@ def plot_sampling(logits, chars, settings: dict, top: int = 15):
         p = _np(probs)[order]
         ax.bar(range(top), p, color=["#1f77b4" if v > 0 else "#dddddd" for v in p])
         ax.set_xticks(range(top), [visible(chars[i]) for i in order], fontsize=8)
+        ax.set_xlabel(f"next character (the {top} most likely)", fontsize=8)
         ax.set_title(name, fontsize=9)
         kept = int((_np(probs) > 0).sum())
         ax.text(
@@ -207,8 +210,9 @@ def plot_kv_cache_timing(positions, with_cache, without_cache, ax=None):
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("ms per new token")
     ax.set_ylim(bottom=0)
+    ax.set_title("time per generated token, with and without the KV cache")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="best")
     ax.figure.tight_layout()
     return ax.figure
 
@@ -234,6 +238,7 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
             f"weights must be (L, H, T, T) with T = len(tokens) = {len(tokens)}, got {w.shape}"
         )
     H, T = w.shape[1], w.shape[2]
+    top = max(float(w[layer].max()), 1e-9)  # one scale for every head: one colorbar
     ncols = min(ncols, H)
     nrows = -(-H // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.3 * nrows + 0.7), squeeze=False)
@@ -241,7 +246,7 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
         if h >= H:
             ax.axis("off")
             continue
-        draw_attention(
+        im = draw_attention(
             ax,
             w[layer, h],
             tokens,
@@ -250,6 +255,7 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
             max_labels=24,
             fontsize=SMALL_SIZE,
             aspect="equal",
+            vmax=top,
         )
         if h % ncols:  # the keys/queries names once per row of panels is enough
             ax.set_ylabel("")
@@ -260,6 +266,7 @@ def plot_layer_heads(weights, tokens, layer: int = 0, *, query: int | None = Non
         ax.set_title(f"head {h}: looks back {dist:.1f} on average", fontsize=8)
     fig.suptitle(f"layer {layer}: every head at a glance (rows: queries, columns: keys)")
     fig.tight_layout()
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label=WEIGHT_LABEL)
     return fig
 
 
@@ -271,20 +278,23 @@ def plot_scaling(
     Args:
         runs: ``{name: {"flops": [...], "val_loss": [...]}}``, one curve per model size.
         title: the axes title (say what the runs show; a short budget may not show a crossover).
-    Returns the figure; the lower envelope is the compute-efficient frontier."""
+    Model sizes in the order given get the shades of one sequential map (light to dark); a
+    name of the course palette keeps its colour. Returns the figure; the lower envelope is the
+    compute-efficient frontier."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4.2))
-    for name, r in runs.items():
+    shades = plt.get_cmap("viridis")(np.linspace(0.75, 0.05, max(len(runs), 2)))
+    for (name, r), shade in zip(runs.items(), shades, strict=False):
         f, v = np.asarray(r["flops"], dtype=float), np.asarray(r["val_loss"], dtype=float)
         keep = f > 0
-        ax.plot(f[keep], v[keep], "o-", ms=3, label=name, color=color_of(name))
+        ax.plot(f[keep], v[keep], "o-", ms=3, label=name, color=color_of(name) or shade)
     ax.set_xscale("log")
     ax.set_xlabel("training compute (FLOPs, log scale)")
-    ax.set_ylabel("validation loss (nats per char)")
+    ax.set_ylabel("validation loss (nats per character)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(loc="best", fontsize=8)
     ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
