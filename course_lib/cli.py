@@ -28,7 +28,11 @@ from .runtime import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 INSTRUCTOR_TAG = "instructor"
-VERDICT = re.compile(r"^(?:\u2705|\u274c) (check_\w+): (passed|failed|not attempted)", re.M)
+VERDICT = re.compile(
+    r"^(?:\u2705|\u274c|\u26a0\ufe0f?) (check_\w+): "
+    r"(passed|failed|not attempted|uses the library version)",
+    re.M,
+)
 CHECK_CALL = re.compile(r"^\s*(?:ok\s*=\s*)?(check_\w+)\(", re.M)
 
 

@@ -213,15 +213,15 @@ class GPTRecipe(Recipe):
     The defaults are the lesson's full-mode run, tuned for a 2-core laptop CPU, where the
     clock, not the data, is the limit:
 
-    * a shallow model (2 layers of width 128): early in training a deeper or wider model learns
-      hardly more per step, but each step costs more;
+    * a shallow model (2 layers of width 128): a deeper or wider model costs more per step, and
+      with a minute or two of CPU that cost weighs more than what it learns per step (lesson 05's
+      section 9 measures three sizes at the same compute);
     * short windows (64 characters) in batches of 32;
     * no dropout: a few minutes are too short to overfit a million characters;
     * Muon (:class:`~course_lib.train.Muon`, lr 0.02) for the weight matrices inside the blocks
       and AdamW (lr 3e-3) for the embeddings, gains and biases, after a short warmup, cosine
-      decay to a tenth. With the same training time (about 106 s), AdamW alone
-      (``optim="adamw"``, its best batch of 16 x 64) ended 0.09 nats higher, 1.660 against
-      1.572 (one run of ``benchmarks/bench_transformer.py --baselines``).
+      decay to a tenth. ``benchmarks/bench_transformer.py --baselines`` trains the same model
+      with AdamW alone (``optim="adamw"``) at the same training time, to measure what Muon buys.
     """
 
     block_size: int = 64  # the lesson's values of Recipe's fields

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-PASS_MARK, FAIL_MARK = "\u2705", "\u274c"
+PASS_MARK, FAIL_MARK, LIBRARY_MARK = "\u2705", "\u274c", "\u26a0\ufe0f"
+USES_LIBRARY = "uses the library version"
 
 
 @dataclass
@@ -156,6 +157,68 @@ def off_by_one(length_of: Callable[[Any], int] = len) -> Hint:
     )
 
 
+# --- an answer that only calls the library's --------------------------------------------
+
+
+def _code_names(code) -> set[str]:
+    """Every global or attribute name a code object uses, nested functions included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _code_names(const)
+    return names
+
+
+def uses_library(fn: Callable, library: Callable | Sequence[Callable]) -> str | None:
+    """The name of the library function in ``library`` that ``fn`` *is*, or calls through a name
+    (``encode(...)`` after ``from ... import encode``, or ``module.encode(...)``); else None.
+
+    An exercise asks the learner to write a function the library already has; an answer that
+    merely calls the library's version would pass every numerical test, so the checks call this
+    first and report "uses the library version" instead of a pass."""
+    libs = [library] if callable(library) else list(library)
+    target = getattr(fn, "__func__", fn)
+    for lib in libs:
+        lib_fn = getattr(lib, "__func__", lib)
+        if target is lib_fn:
+            return _qualified(lib_fn)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return None
+    names = _code_names(code)
+    scope = getattr(target, "__globals__", {})
+    for lib in libs:
+        lib_fn = getattr(lib, "__func__", lib)
+        short = getattr(lib_fn, "__name__", None)
+        for name in names:
+            value = scope.get(name)
+            if value is lib_fn:
+                return _qualified(lib_fn)
+            if short in names and getattr(value, short, None) is not None:
+                attr = getattr(value, short)
+                if getattr(attr, "__func__", attr) is lib_fn:
+                    return _qualified(lib_fn)
+    return None
+
+
+def _qualified(fn: Callable) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def library_verdict(fn: Callable, library, name: str, verbose: bool = True) -> bool | None:
+    """``False`` (after printing the verdict) when ``fn`` only uses the library's answer, else
+    ``None``: the check goes on."""
+    used = uses_library(fn, library) if library is not None else None
+    if used is None:
+        return None
+    if verbose:
+        print(
+            f"{LIBRARY_MARK} {name}: {USES_LIBRARY}\n   your function calls {used}, the "
+            "course's own answer: write the steps yourself (the lesson shows them)"
+        )
+    return False
+
+
 # --- the check ------------------------------------------------------------------------------
 
 
@@ -171,6 +234,7 @@ def check_function(
     atol: float = 1e-6,
     rtol: float = 1e-5,
     verbose: bool = True,
+    library: Callable | Sequence[Callable] | None = None,
 ) -> bool:
     """Compare ``fn`` with ``reference`` and print a verdict; return True when they agree.
 
@@ -183,7 +247,11 @@ def check_function(
         trials: how many random inputs to try.
         hints: typical mistakes to recognise in a wrong answer; the first that applies is shown.
         seed: fix the inputs (default: fresh ones each run).
+        library: the course library's version of the answer: an ``fn`` that is it, or calls
+            it, gets the verdict "uses the library version" (:func:`uses_library`), not a pass.
     """
+    if library_verdict(fn, library, name, verbose) is False:
+        return False
     n = 0
     for args in _cases(make_inputs, trials, seed):
         args = args if isinstance(args, tuple) else (args,)
@@ -257,3 +325,50 @@ def _fail(name: str, message: str, verbose: bool, verdict: str = "failed") -> bo
         lines = "\n".join("   " + line for line in message.splitlines())
         print(f"{FAIL_MARK} {name}: {verdict}\n{lines}")
     return False
+
+
+# --- predict, then measure ----------------------------------------------------------------
+
+
+def check_prediction(
+    prediction: Any,
+    measured: Any,
+    *,
+    name: str,
+    explain: str,
+    tolerance: float | None = None,
+    relative: bool = False,
+    choices: Sequence[Any] | None = None,
+    verbose: bool = True,
+) -> bool:
+    """A "predict, then measure" exercise: compare the learner's ``prediction``, written down
+    before the experiment ran, with what it ``measured``, and explain the result.
+
+    The exercise is passed by making a prediction of the right form: a number, or one of
+    ``choices``; ``None`` (the prediction cell was not written) is "not attempted". Being right
+    is not required, being told is: a number counts as right within ``tolerance`` (a fraction of
+    ``measured`` when ``relative``), a choice when it equals ``measured``. The measurement and
+    ``explain`` (why the result is what it is) are printed either way. Returns whether the
+    prediction was right (False when not attempted or malformed)."""
+    if prediction is None or prediction is Ellipsis:
+        return _fail(name, "write your prediction in the cell above", verbose, "not attempted")
+    if choices is not None:
+        if prediction not in choices:
+            return _fail(name, f"predict one of {list(choices)!r}, got {prediction!r}", verbose)
+        right = prediction == measured
+    else:
+        if not isinstance(prediction, int | float) or isinstance(prediction, bool):
+            return _fail(name, f"write your prediction as a number, got {prediction!r}", verbose)
+        if tolerance is None:
+            raise ValueError("a numerical prediction needs a tolerance")
+        allowed = tolerance * abs(measured) if relative else tolerance
+        right = abs(prediction - measured) <= allowed
+    if verbose:
+        shown = f"{measured:.4g}" if isinstance(measured, float) else repr(measured)
+        verdict = "right" if right else "not what happened: read why below"
+        print(
+            f"{PASS_MARK} {name}: passed (prediction made)\n"
+            f"   you predicted {prediction!r}; the experiment measured {shown}: {verdict}\n"
+            f"   why: {explain}"
+        )
+    return right

@@ -287,7 +287,7 @@ def plot_lstm_activations(trace: dict, text: str, units: list, *, width: int = 6
         im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xlabel("position in the passage (characters)")
         ax.set_ylabel("unit" if j == 0 else "")
-        ax.set_title(f"{name} of the first {gate_units} units, character by character", fontsize=9)
+        ax.set_title(f"{name}, units 0-{gate_units - 1}", fontsize=9)
         if j:
             ax.set_yticks([])
     fig.colorbar(im, ax=fig.axes[-2:], fraction=0.02, pad=0.01, label="gate (0 closed, 1 open)")
