@@ -18,6 +18,7 @@ classification tasks. All offline.
 from __future__ import annotations
 
 import bz2
+import importlib.util
 import os
 import random
 import re
@@ -191,14 +192,13 @@ class LMBatcher:
 
 
 def gensim_path(name: str) -> Path:
-    """Path of a file in gensim's installed test data (``gensim.test.utils.datapath``)."""
-    try:
-        from gensim.test.utils import datapath
-    except ImportError as e:  # pragma: no cover - gensim is a pinned dependency
-        raise DataNotFoundError(
-            "gensim is not installed: run `make venv` (or pip install -e .)"
-        ) from e
-    path = Path(datapath(GENSIM_FILES.get(name, name)))
+    """Path of a file in gensim's installed test data (where ``gensim.test.utils.datapath``
+    points), found without importing gensim, which takes a second or two."""
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - pinned
+        raise DataNotFoundError("gensim is not installed: run `make venv` (or pip install -e .)")
+    folder = Path(spec.submodule_search_locations[0]) / "test" / "test_data"
+    path = folder / GENSIM_FILES.get(name, name)
     if not path.exists():
         raise DataNotFoundError(
             f"{path.name} is not in gensim's test data: reinstall the pinned "

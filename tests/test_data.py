@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -115,6 +117,15 @@ def test_shakespeare_char_data_is_the_split_as_ids():
     assert len(tok) == 77 and (len(train_ids), len(val_ids)) == (len(train), len(val))
     assert tok.decode(val_ids[:200].tolist()) == val[:200]
     assert len(data.shakespeare_tokenizer()) == 84
+
+
+def test_gensim_path_is_gensims_datapath_found_without_importing_gensim():
+    from gensim.test.utils import datapath
+
+    for name, file in data.GENSIM_FILES.items():
+        assert data.gensim_path(name) == Path(datapath(file))
+    with pytest.raises(data.DataNotFoundError, match="not in gensim's test data"):
+        data.gensim_path("no_such_file.txt")
 
 
 def test_evaluation_sets():
