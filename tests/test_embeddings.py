@@ -417,6 +417,27 @@ def test_cooccurrence_matches_brute_force():
     np.testing.assert_allclose(X, want)
 
 
+def test_ppmi_vectors_match_brute_force():
+    from scipy import sparse
+
+    counts = np.array(
+        [[0, 4, 1, 0, 2], [4, 0, 3, 1, 0], [1, 3, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0]]
+    )  # word 4 never co-occurs with anything: left out
+    X = sparse.csr_matrix(counts.astype(float))
+    wv = E.ppmi_vectors(X, ["a", "b", "c", "d", "e"], contexts=3)
+    C = counts[:, :3].astype(float)
+    p_word = C.sum(1) / C.sum()
+    p_ctx = C.sum(0) ** 0.75 / (C.sum(0) ** 0.75).sum()
+    want = np.zeros_like(C)
+    for w in range(5):
+        for c in range(3):
+            if C[w, c] > 0:
+                want[w, c] = max(0.0, np.log(C[w, c] / C.sum() / (p_word[w] * p_ctx[c])))
+    assert wv.words == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(wv.vectors.numpy(), want[:4], rtol=1e-6)
+    assert (wv.vectors >= 0).all() and (wv.vectors == 0).any()
+
+
 def test_glove_pieces():
     x = torch.tensor([1.0, 50.0, 100.0, 500.0])
     torch.testing.assert_close(E.glove_weight(x), torch.tensor([0.01**0.75, 0.5**0.75, 1, 1]))

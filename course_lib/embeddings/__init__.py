@@ -18,8 +18,9 @@ met in the same contexts end up close; then directions in that space carry meani
   cut at ``restrict_vocab``, case-insensitive matching, out-of-vocabulary questions skipped *and
   counted*), so their numbers compare with gensim's and with the papers'.
 * :mod:`.glove`: GloVe (Pennington et al. 2014), :func:`cooccurrence_matrix`,
-  :func:`glove_weight`, :class:`GloVe`, :func:`glove_loss`, :class:`GloVeBatches`; it trains
-  with the course's shared loop ``course_lib.train.train``.
+  :func:`ppmi_vectors` (count-based vectors), :func:`glove_weight`, :class:`GloVe`,
+  :func:`glove_loss`, :class:`GloVeBatches`; it trains with the course's shared loop
+  ``course_lib.train.train``.
 
 No matplotlib or ipywidgets here: figures live in ``course_lib.viz.embeddings``, the explorer in
 ``course_lib.widgets.embeddings``.
@@ -33,7 +34,14 @@ from .evaluation import (
     evaluate_analogies,
     evaluate_similarity,
 )
-from .glove import GloVe, GloVeBatches, cooccurrence_matrix, glove_loss, glove_weight
+from .glove import (
+    GloVe,
+    GloVeBatches,
+    cooccurrence_matrix,
+    glove_loss,
+    glove_weight,
+    ppmi_vectors,
+)
 from .vectors import WORDVECTORS_FORMAT, WordNotFoundError, WordVectors, analogy_search
 from .word2vec import (
     Vocab,
@@ -64,5 +72,5 @@ __all__ = [
     "RESTRICT_VOCAB", "AnalogyResult", "evaluate_analogies", "SimilarityResult",
     "evaluate_similarity", "evaluate",
     # glove
-    "cooccurrence_matrix", "glove_weight", "GloVe", "glove_loss", "GloVeBatches",
+    "cooccurrence_matrix", "glove_weight", "GloVe", "glove_loss", "GloVeBatches", "ppmi_vectors",
 ]  # fmt: skip

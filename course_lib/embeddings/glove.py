@@ -1,7 +1,8 @@
 """GloVe (Pennington et al. 2014): word vectors fitted to the log of co-occurrence counts.
 
 Where Word2Vec streams over the text, GloVe first counts: :func:`cooccurrence_matrix` gives
-``X[i, j]``, how often word ``j`` appears near word ``i`` (weighted ``1 / distance``). The model
+``X[i, j]``, how often word ``j`` appears near word ``i`` (weighted ``1 / distance``);
+:func:`ppmi_vectors` turns those counts into word vectors directly (positive PMI). The model
 :class:`GloVe` then fits ``w_i · w̃_j + b_i + b̃_j ≈ log X_ij`` by weighted least squares
 (:func:`glove_loss`, weights :func:`glove_weight`) over the non-zero entries, which
 :class:`GloVeBatches` serves in shuffled mini-batches to the course's shared training loop
@@ -43,6 +44,30 @@ def cooccurrence_matrix(ids, sentence_of, vocab_size: int, window: int = 10):
     ).tocsr()  # duplicates are summed
     X.sum_duplicates()
     return X
+
+
+def ppmi_vectors(X, words, contexts: int = 1000, power: float = 0.75):
+    """Count-based word vectors: each word's row of positive pointwise mutual information with
+    the ``contexts`` most frequent words (the first columns of ``X``, ids ordered by count).
+
+    ``PMI(w, c) = log P(w, c) / (P(w) P_0.75(c))``, the context distribution smoothed by the
+    same power as skip-gram's noise words; negative values are set to 0 (PPMI). Levy & Goldberg
+    (2014) showed that skip-gram with negative sampling implicitly factorises this matrix
+    (shifted by ``log K``), so these vectors show directly what a window's counts hold. Words
+    with no count are left out (their cosine is undefined). Returns :class:`WordVectors`."""
+    from .vectors import WordVectors
+
+    coo = X[:, :contexts].tocoo()
+    total = coo.sum()
+    p_word = np.asarray(coo.sum(axis=1)).ravel() / total
+    p_ctx = np.asarray(coo.sum(axis=0)).ravel() ** power
+    p_ctx = p_ctx / p_ctx.sum()
+    pmi = np.log(coo.data / total / (p_word[coo.row] * p_ctx[coo.col]))
+    vecs = np.zeros(coo.shape, dtype=np.float32)
+    positive = pmi > 0
+    vecs[coo.row[positive], coo.col[positive]] = pmi[positive]
+    seen = np.flatnonzero(vecs.any(axis=1))
+    return WordVectors([words[i] for i in seen], torch.from_numpy(vecs[seen]))
 
 
 def glove_weight(x: torch.Tensor, x_max: float = 100.0, power: float = 0.75) -> torch.Tensor:
