@@ -1,5 +1,6 @@
-"""Lesson 06's library: freezing, LoRA, the classifier, the committed pre-trained checkpoint, and
-the exercise checks (the tasks' data: tests/test_data.py; the comparison: tests/test_runs.py)."""
+"""Lesson 06's library: freezing, LoRA, the classifier, the committed pre-trained checkpoint (the
+exercise checks: tests/test_checks_finetune.py; the tasks' data: tests/test_data.py; the
+comparison: tests/test_runs.py)."""
 
 import copy
 import subprocess
@@ -9,7 +10,6 @@ import pytest
 import torch
 
 from course_lib import finetune as ft
-from course_lib.checks import finetune as checks
 from course_lib.data import shakespeare_tokenizer
 from course_lib.runs import PRETRAIN_RECIPE
 from course_lib.runtime import REPO_ROOT
@@ -254,105 +254,3 @@ def test_pretrain_script_writes_a_loadable_checkpoint(tmp_path):
     # the same model as the committed checkpoint's (whose config predates "activation")
     committed = load_checkpoint(ft.PRETRAINED_PATH)["config"]
     assert GPTConfig(**ckpt["config"]) == GPTConfig(**committed)
-
-
-# --- exercise checks ----------------------------------------------------------------------------
-
-
-def _verdict(capsys, check, fn):
-    ok = check(fn)
-    return ok, capsys.readouterr().out
-
-
-def test_freeze_check_passes_the_solution(capsys):
-    ok, out = _verdict(capsys, checks.check_freeze_body, ft.freeze_body)
-    assert ok and out.startswith("✅ check_freeze_body: passed")
-
-
-def _freeze_all(model):
-    for p in model.parameters():
-        p.requires_grad_(False)
-
-
-def _freeze_blocks_only(model):
-    for p in model.gpt.blocks.parameters():
-        p.requires_grad_(False)
-
-
-def _freeze_head(model):
-    for p in model.head.parameters():
-        p.requires_grad_(False)
-
-
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (_freeze_all, "the head is frozen too"),
-        (_freeze_blocks_only, "part of the body is still trainable"),
-        (_freeze_head, "the other way round"),
-        (lambda model: model, "nothing is frozen"),
-    ],
-)
-def test_freeze_check_catches_the_usual_mistakes(capsys, wrong, hint):
-    ok, out = _verdict(capsys, checks.check_freeze_body, wrong)
-    assert not ok and "❌ check_freeze_body: failed" in out and hint in out
-
-
-def _lora(x, W, b, A, B, alpha, r):
-    return x @ W.T + b + (alpha / r) * (x @ A.T @ B.T)
-
-
-def test_lora_check_passes_the_solution(capsys):
-    ok, out = _verdict(capsys, checks.check_lora_forward, _lora)
-    assert ok and out.startswith("✅ check_lora_forward: passed on 15 random inputs")
-
-
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (
-            lambda x, W, b, A, B, alpha, r: x @ W.T + b + x @ A.T @ B.T,
-            "multiply B(A x) by alpha / r",
-        ),
-        (lambda x, W, b, A, B, alpha, r: x @ W.T + b + r / alpha * x @ A.T @ B.T, "upside down"),
-        (lambda x, W, b, A, B, alpha, r: alpha / r * x @ A.T @ B.T, "frozen layer's output"),
-        (lambda x, W, b, A, B, alpha, r: x @ W.T + alpha / r * x @ A.T @ B.T, "bias b is missing"),
-        (lambda x, W, b, A, B, alpha, r: x @ W.T + b, "the frozen layer alone"),
-    ],
-)
-def test_lora_check_catches_the_usual_mistakes(capsys, wrong, hint):
-    ok, out = _verdict(capsys, checks.check_lora_forward, wrong)
-    assert not ok and "❌ check_lora_forward: failed" in out and hint in out
-
-
-def _confusion(labels, pred, n_classes):
-    cm = torch.zeros(n_classes, n_classes, dtype=torch.long)
-    for t, p in zip(labels.tolist(), pred.tolist(), strict=True):
-        cm[t, p] += 1
-    return cm
-
-
-def test_confusion_check(capsys):
-    ok, out = _verdict(capsys, checks.check_confusion_matrix, _confusion)
-    assert ok and out.startswith("✅ check_confusion_matrix: passed")
-    ok, out = _verdict(capsys, checks.check_confusion_matrix, lambda y, p, k: _confusion(p, y, k))
-    assert not ok and "rows and columns are swapped" in out
-    ok, out = _verdict(
-        capsys,
-        checks.check_confusion_matrix,
-        lambda y, p, k: _confusion(y, p, k) / len(y),
-    )
-    assert not ok and "return counts" in out
-
-
-def test_lora_check_inputs_keep_the_usual_mistakes_apart():
-    # each wrong scale (none, alpha, r / alpha) must give a different number from the right one
-    # and from each other, on every draw, or a wrong answer gets another mistake's hint
-    import random
-
-    from course_lib.checks.finetune import _lora_inputs
-
-    for seed in range(3000):
-        *_, alpha, r = _lora_inputs(random.Random(seed))
-        scales = {1.0, alpha, alpha / r, r / alpha}
-        assert len(scales) == 4, (seed, alpha, r)
