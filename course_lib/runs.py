@@ -405,18 +405,24 @@ def train_gpt(
 # --- lesson 05: models compared at the same wall-clock budget, over seeds --------------------
 
 
-def budget_steps(recipe: Recipe, budget_seconds: float, data=None, *, minimum: int = 5) -> int:
-    """How many steps of ``recipe`` fit in ``budget_seconds`` of training on this machine: one
-    step of the recipe's own model, batches and optimizer is timed (:func:`seconds_per_step`)."""
+def budget_steps(
+    recipe: Recipe, budget_seconds: float, data=None, *, minimum: int = 5, probe_steps: int = 40
+) -> int:
+    """How many steps of ``recipe`` fit in ``budget_seconds`` of training on this machine,
+    measured the way the run will spend them: a short run of the shared loop
+    (``probe_steps`` steps, no evaluation) with the recipe's own model, batches and optimizer,
+    timed per step from its history (the median step after the first five)."""
     tok, train_ids, val_ids = data or shakespeare_char_data()
+    config = recipe.train_config(probe_steps, progress=False, eval_every=0)
     if isinstance(recipe, GPTRecipe):
-        model, make_optimizer = recipe.build_model(len(tok)), recipe.optimizer
+        model = recipe.build_model(len(tok))
+        _, history = train(model, recipe.batcher(train_ids, val_ids), config,
+                           optimizer=recipe.optimizer(model))  # fmt: skip
     else:
-        model, make_optimizer = recipe.build_model(tok), None
-    step = seconds_per_step(
-        model, recipe.batcher(train_ids, val_ids), make_optimizer=make_optimizer
-    )
-    return max(minimum, int(budget_seconds / step))
+        model = recipe.build_model(tok)
+        _, history = train(model, recipe.batcher(train_ids, val_ids), config)
+    steps = [b - a for a, b in zip(history.time, history.time[1:], strict=False)][5:]
+    return max(minimum, int(budget_seconds / statistics.median(steps)))
 
 
 def compare_at_budget(
@@ -428,9 +434,10 @@ def compare_at_budget(
     progress: bool = True,
 ) -> dict:
     """Train every recipe (a :class:`GPTRecipe` or a :class:`CharRNNRecipe`) once per seed, each
-    for the steps that fit in ``budget_seconds`` on this machine (timed once per recipe before
-    any training, then the same for every seed). Seeds are the outer loop, so a change in the
-    machine's load touches every model alike. A seed sets the initial weights and the batches.
+    for the steps that fit in ``budget_seconds`` on this machine (:func:`budget_steps`: timed
+    once per recipe before any training, then the same for every seed). Seeds are the outer
+    loop, so a change in the machine's load touches every model alike. A seed sets the initial
+    weights and the batches.
 
     Returns ``{"budget_seconds", "steps": {name: steps}, "rows": [{"model", "seed", "steps",
     "seconds", "val_loss", "params", "curve"}, ...]}``; ``seconds`` is the training clock
@@ -438,6 +445,7 @@ def compare_at_budget(
     :func:`train_char_model` read it, in nats per character; ``curve`` the run's
     ``History.eval_curve()`` (on its recipe's validation sample)."""
     data = data or shakespeare_char_data()
+    budget_steps(next(iter(recipes.values())), 1.0, data)  # a warm-up: the first probe is not cold
     steps = {name: budget_steps(r, budget_seconds, data) for name, r in recipes.items()}
     jobs = [(seed, name) for seed in seeds for name in recipes]
     rows = []

@@ -211,13 +211,13 @@ def test_compare_at_budget_times_once_and_trains_every_model_per_seed(monkeypatc
     rnn = runs.CharRNNRecipe(cell="rnn", hidden_size=8, block_size=16, batch_size=4)
     timed = []
 
-    def fake_seconds_per_step(model, batches, **kw):
-        timed.append((type(model).__name__, kw.get("make_optimizer") is not None))
-        return 0.25
+    def fake_budget_steps(recipe, budget, data, **kw):
+        timed.append(type(recipe).__name__)
+        return 8
 
-    monkeypatch.setattr(runs, "seconds_per_step", fake_seconds_per_step)
+    monkeypatch.setattr(runs, "budget_steps", fake_budget_steps)
     out = runs.compare_at_budget({"GPT": gpt, "RNN": rnn}, 2.0, (0, 1), data=data, progress=False)
-    assert timed == [("GPT", True), ("CharRNN", False)]  # once each; the GPT with its own optimizer
+    assert timed == ["GPTRecipe", "GPTRecipe", "CharRNNRecipe"]  # a warm-up, then once each
     assert out["steps"] == {"GPT": 8, "RNN": 8}
     assert [(r["model"], r["seed"]) for r in out["rows"]] == [
         ("GPT", 0), ("RNN", 0), ("GPT", 1), ("RNN", 1)
@@ -248,4 +248,6 @@ def test_seconds_per_step_uses_the_given_optimizer():
     assert runs.seconds_per_step(model, recipe.batcher(ids, ids), steps=2, make_optimizer=make) > 0
     assert len(made) == 1 and made[0] is not model  # built on the copy
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert runs.budget_steps(recipe, 1e-9, (tok, ids, ids)) == 5  # never fewer than `minimum`
+    assert runs.budget_steps(recipe, 1e-9, (tok, ids, ids), probe_steps=8) == 5  # `minimum`
+    rnn = runs.CharRNNRecipe(cell="rnn", hidden_size=8, block_size=16, batch_size=4)
+    assert runs.budget_steps(rnn, 3600.0, (tok, ids, ids), probe_steps=8) > 1000  # 1 h: many

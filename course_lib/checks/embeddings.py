@@ -601,13 +601,14 @@ def check_window_prediction(prediction, measured: dict) -> bool:
         f"from window {small} to {wide}, WordSim-353 went {ws0:.3f} -> {ws1:.3f} "
         f"({ws1 - ws0:+.3f}), SimLex-999 {sl0:.3f} -> {sl1:.3f} ({sl1 - sl0:+.3f}). A wide "
         "window counts the words of the whole passage as company, so words of one topic "
-        "(doctor, hospital, patient) get alike rows: relatedness, which WordSim-353 rates, so "
+        "(say doctor, hospital, patient) get alike rows: relatedness, which WordSim-353 rates, "
+        "so "
         "it gains most. A narrow window counts only the next words (drank ___, a cup of ___), "
         "which words of the same kind share, substitutes (coffee, tea): similarity proper, "
-        "which SimLex-999 rates; a wide window's topical company blurs it (coffee moves "
-        "towards cup), so SimLex-999 gains little or loses. Levy & Goldberg (2014) found the "
-        "same with skip-gram: small windows give functional similarity, large ones topical "
-        "relatedness."
+        "which SimLex-999 rates; a wide window's topical company blurs it (it pulls coffee "
+        "towards cup), so SimLex-999 gains little or loses. Levy & Goldberg (Dependency-Based "
+        "Word Embeddings, 2014) found the same with skip-gram: small windows give functional "
+        "similarity, large ones topical relatedness."
     )
     return check_prediction(
         prediction,

@@ -31,6 +31,7 @@ from .style import (
     box,
     colors_for,
     heatmap_tick_size,
+    tidy,
     visible,
 )
 
@@ -165,7 +166,7 @@ def plot_attention(
     )
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=WEIGHT_LABEL)
     ax.set_title(f"layer {layer}, head {head}")
-    ax.figure.tight_layout()
+    tidy(ax.figure)
     return ax.figure
 
 
@@ -271,5 +272,5 @@ def plot_accuracy_by_length(results: dict, ax=None, title: str | None = None):
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     ax.set_title(title or "exact-match accuracy against sentence length")
-    ax.figure.tight_layout()
+    tidy(ax.figure)
     return ax.figure

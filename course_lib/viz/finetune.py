@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .style import BAR, TICK_SIZE, color_of, colors_for, palette_name
+from .style import BAR, TICK_SIZE, color_of, colors_for, palette_name, tidy
 
 METHOD_STYLE = {
     "scratch": dict(marker="s", ls="--"),
@@ -53,7 +53,7 @@ def plot_learning_curve(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    ax.figure.tight_layout()
+    tidy(ax.figure)
     return ax.figure
 
 

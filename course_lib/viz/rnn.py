@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .style import ACCENT, TICK_SIZE, arrow, box, colors_for, visible
+from .style import ACCENT, TICK_SIZE, arrow, box, colors_for, tidy, visible
 
 LN2 = math.log(2)
 QUANTITIES = {
@@ -319,5 +319,5 @@ def plot_results(rows: list[dict], ax=None):
     ax.set_xlim(0, max(r["val_bpc"] for r in rows) * 1.55)
     ax.set_title("The same validation split for every model")
     ax.grid(alpha=0.3, axis="x")
-    ax.figure.tight_layout()
+    tidy(ax.figure)
     return ax.figure

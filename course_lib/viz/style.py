@@ -177,3 +177,10 @@ def arrow(ax, start, end, *, color="0.25", lw=1.3, rad=0.0, shrink=0.0):
             shrinkB=shrink,
         )
     )
+
+
+def tidy(fig) -> None:
+    """``fig.tight_layout()`` unless the figure already has a layout engine (one made with
+    ``layout="constrained"``, which arranges itself; tight_layout on it would only warn)."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import style
 from .attention import WEIGHT_LABEL, draw_attention
-from .style import ACCENT, SMALL_SIZE, color_of, colors_for, visible
+from .style import ACCENT, SMALL_SIZE, color_of, colors_for, tidy, visible
 
 __all__ = [
     "plot_gpt_diagram",
@@ -164,7 +164,7 @@ def plot_curves(
     ax.set_title(title or f"validation loss against {x}")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    ax.figure.tight_layout()
+    tidy(ax.figure)
     return ax.figure
 
 
@@ -213,7 +213,7 @@ def plot_kv_cache_timing(positions, with_cache, without_cache, ax=None):
     ax.set_title("time per generated token, with and without the KV cache")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    ax.figure.tight_layout()
+    tidy(ax.figure)
     return ax.figure
 
 
@@ -296,5 +296,5 @@ def plot_scaling(
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="best", fontsize=8)
     ax.set_title(title)
-    ax.figure.tight_layout()
+    tidy(ax.figure)
     return ax.figure
