@@ -209,8 +209,12 @@ def library_verdict(fn: Callable, library, name: str, verbose: bool = True) -> b
     """``False`` (after printing the verdict) when ``fn`` only uses the library's answer, else
     ``None``: the check goes on."""
     used = uses_library(fn, library) if library is not None else None
-    if used is None:
-        return None
+    return None if used is None else report_library_use(used, name, verbose)
+
+
+def report_library_use(used: str, name: str, verbose: bool = True) -> bool:
+    """Print the "uses the library version" verdict for an answer found to use ``used`` (a
+    qualified name); return False. For checks that find the use their own way."""
     if verbose:
         print(
             f"{LIBRARY_MARK} {name}: {USES_LIBRARY}\n   your function calls {used}, the "

@@ -28,9 +28,7 @@ from ..finetune import (
 from ..transformer import GPT, GPTConfig
 from . import (
     _NOT_WRITTEN,
-    LIBRARY_MARK,
     PASS_MARK,
-    USES_LIBRARY,
     Hint,
     _fail,
     _qualified,
@@ -39,6 +37,7 @@ from . import (
     check_prediction,
     compare,
     library_verdict,
+    report_library_use,
     uses_library,
 )
 
@@ -119,17 +118,6 @@ def check_freeze_body(fn, *, verbose: bool = True) -> bool:
 # --- what the LoRA checks share ---------------------------------------------------------------
 
 
-def _uses_library(used: str, name: str, verbose: bool) -> bool:
-    """Print the "uses the library version" verdict (as :func:`library_verdict` does) for an
-    answer found to use ``used``; return False."""
-    if verbose:
-        print(
-            f"{LIBRARY_MARK} {name}: {USES_LIBRARY}\n   your code uses {used}, the course's own "
-            "answer: write the steps yourself"
-        )
-    return False
-
-
 def _lora_sizes(rng: random.Random):
     """``(in, out, r, alpha)`` with in != out, so that a transposed matrix cannot fit by chance,
     and the scales 1, alpha, alpha / r and r / alpha all different, so that each wrong scaling
@@ -189,6 +177,25 @@ def _wrong(reason: str, setting: str, expected, got, hint: str | None) -> str:
 
 
 # --- a LoRA layer ----------------------------------------------------------------------------
+
+
+def _on_random_layers(problem_of, trials: int, name: str, verbose: bool) -> bool:
+    """Run ``problem_of(rng)`` on ``trials`` random layers: ``None`` is a pass, ``False`` a verdict
+    already printed, a string the problem to report. An unwritten answer stops "Run All"."""
+    rng = random.Random()
+    for _ in range(trials):
+        try:
+            problem = problem_of(rng)
+        except NotImplementedError:
+            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted")
+            raise
+        if problem is False:
+            return False
+        if problem:
+            return _fail(name, problem, verbose)
+    if verbose:
+        print(f"{PASS_MARK} {name}: passed on {trials} random layers")
+    return True
 
 
 def _class_uses_library(cls) -> str | None:
@@ -251,7 +258,7 @@ def _lora_layer_problem(cls, rng: random.Random, name: str, verbose: bool) -> st
     except Exception as e:
         return f"building {setting} raised {type(e).__name__}: {e}"
     if any(isinstance(m, LoRALinear) for m in layer.modules()):
-        return _uses_library(_qualified(LoRALinear), name, verbose)
+        return report_library_use(_qualified(LoRALinear), name, verbose)
     problem = _structure_problem(layer, base, n_in, n_out, r)
     if problem:
         return f"{setting}: {problem}"
@@ -282,21 +289,10 @@ def check_lora_layer(cls, *, trials: int = 5, verbose: bool = True) -> bool:
     name = "check_lora_layer"
     used = _class_uses_library(cls)
     if used:
-        return _uses_library(used, name, verbose)
-    rng = random.Random()
-    for _ in range(trials):
-        try:
-            problem = _lora_layer_problem(cls, rng, name, verbose)
-        except NotImplementedError:
-            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted")
-            raise
-        if problem is False:
-            return False
-        if problem:
-            return _fail(name, problem, verbose)
-    if verbose:
-        print(f"{PASS_MARK} {name}: passed on {trials} random layers")
-    return True
+        return report_library_use(used, name, verbose)
+    return _on_random_layers(
+        lambda rng: _lora_layer_problem(cls, rng, name, verbose), trials, name, verbose
+    )
 
 
 # --- merging the adapter ----------------------------------------------------------------------
@@ -362,7 +358,7 @@ def _merge_problem(fn, layer, name: str, verbose: bool) -> str | bool | None:
     except Exception as e:
         return f"calling it on {setting} raised {type(e).__name__}: {e}"
     if calls:
-        return _uses_library(_qualified(LoRALinear.merged), name, verbose)
+        return report_library_use(_qualified(LoRALinear.merged), name, verbose)
     if isinstance(out, torch.Tensor):
         return (
             f"on {setting} it returned a tensor: return a layer, an nn.Linear, whose weight is "
@@ -397,20 +393,9 @@ def check_lora_merge(fn, *, trials: int = 10, verbose: bool = True) -> bool:
     name = "check_lora_merge"
     if library_verdict(fn, [LoRALinear.merged], name, verbose) is False:
         return False
-    rng = random.Random()
-    for _ in range(trials):
-        try:
-            problem = _merge_problem(fn, _trained_lora(rng), name, verbose)
-        except NotImplementedError:
-            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted")
-            raise
-        if problem is False:
-            return False
-        if problem:
-            return _fail(name, problem, verbose)
-    if verbose:
-        print(f"{PASS_MARK} {name}: passed on {trials} random layers")
-    return True
+    return _on_random_layers(
+        lambda rng: _merge_problem(fn, _trained_lora(rng), name, verbose), trials, name, verbose
+    )
 
 
 # --- a linear probe by gradient descent --------------------------------------------------------
