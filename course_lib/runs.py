@@ -47,10 +47,11 @@ from .finetune import (
     linear_probe,
     tfidf_baseline,
 )
+from .mlp_lm import MLPLM, MLPLMConfig
 from .rnn import CharRNN, CharRNNConfig, evaluate_lm
 from .runtime import REPO_ROOT, by_mode, progress_bar, relpath, seed_everything
 from .tokenize import CharTokenizer
-from .train import Muon, TrainConfig, lm_loss, train
+from .train import Muon, TrainConfig, evaluate, lm_loss, train
 from .transformer import GPT, GPTConfig, evaluate_gpt
 
 # --- the recipe pattern ---------------------------------------------------------------------
@@ -158,24 +159,77 @@ steps take about 4.5 minutes on 2 quiet CPU cores (0.1 s a step), inside the les
 training budget, and the RNN gets the same number of steps."""
 
 
+@dataclass(frozen=True)
+class MLPLMRecipe(Recipe):
+    """Lesson 03's fixed-context neural model: an :class:`~course_lib.mlp_lm.MLPLM` (Bengio et
+    al. 2003) that sees the last ``context`` characters, each embedded in ``n_embd`` numbers,
+    through one tanh layer of ``hidden`` units, with ``dropout`` on the embeddings and the hidden
+    layer; trained and evaluated as :class:`CharRNNRecipe` (AdamW, ten evaluations on 20 fixed
+    validation batches, 4 in fast mode), on windows of ``block_size`` characters: every position
+    of a window is a training example, the first ``context - 1`` padded with the start token."""
+
+    context: int = 8
+    n_embd: int = 24
+    hidden: int = 256
+    dropout: float = 0.0
+    steps: int = 2700  # as lesson 03's RNN and LSTM
+
+    def build_model(self, tokenizer) -> MLPLM:
+        config = MLPLMConfig(
+            len(tokenizer),
+            context=self.context,
+            n_embd=self.n_embd,
+            hidden=self.hidden,
+            dropout=self.dropout,
+        )
+        return MLPLM(config, tokenizer=tokenizer)
+
+    def _own_config(self, steps: int) -> dict:
+        return dict(
+            eval_every=max(1, steps // 10),
+            eval_batches=by_mode(full=20, fast=4),
+            desc="MLP",
+        )
+
+
 def train_char_model(
-    recipe: CharRNNRecipe, *, data=None, steps: int | None = None, progress: bool = True
+    recipe: CharRNNRecipe | MLPLMRecipe,
+    *,
+    data=None,
+    steps: int | None = None,
+    progress: bool = True,
+    track_train: bool = False,
 ) -> dict:
     """Train ``recipe`` on the Shakespeare split with the shared loop; evaluate on all of val.
 
     Returns ``{"model", "history", "seconds", "steps", "val_loss", "val_bpc",
     "val_loss_windows", "params"}``: ``val_loss`` is :func:`~course_lib.rnn.evaluate_lm` on the
     whole validation split reading it as a stream (``carry_state=True``), ``val_loss_windows``
-    the same from a fresh state every ``block_size`` characters; nats per character."""
+    the same from a fresh state every ``block_size`` characters; nats per character.
+
+    ``track_train=True`` also measures, at each evaluation, the loss on fixed *training* batches
+    in eval mode: dropout off, the run's first ``eval_batches`` training batches (as many as the
+    validation sample), the same at every evaluation, and outside the training clock like the
+    evaluation itself. It adds ``"train_curve": [[step, loss], ...]`` and ``"val_curve"``, the
+    history's validation losses as ``[[step, loss], ...]`` at the same steps: the gap between
+    the two is overfitting. (The history's own ``train_loss`` is measured
+    in training mode, with dropout on, on a different batch every step.)"""
     tok, train_ids, val_ids = data or shakespeare_char_data()
     seed_everything(recipe.seed)
     model = recipe.build_model(tok)
     config = recipe.train_config(steps, progress=progress)
+    batches = recipe.batcher(train_ids, val_ids)
+    train_curve = []
+
+    def measure_train(step: int, _val_loss: float) -> None:
+        loss = evaluate(model, batches, n_batches=config.eval_batches, split="train")
+        train_curve.append([step, loss])
+
     start = time.perf_counter()
-    model, history = train(model, recipe.batcher(train_ids, val_ids), config)
+    model, history = train(model, batches, config, on_eval=measure_train if track_train else None)
     seconds = time.perf_counter() - start
     val = evaluate_lm(model, val_ids, recipe.block_size, carry_state=True)
-    return {
+    out = {
         "model": model,
         "history": history,
         "seconds": seconds,
@@ -185,6 +239,11 @@ def train_char_model(
         "val_loss_windows": evaluate_lm(model, val_ids, recipe.block_size),
         "params": model.num_parameters(),
     }
+    if track_train:
+        out["train_curve"] = train_curve
+        val_points = zip(history.eval_step, history.val_loss, strict=True)
+        out["val_curve"] = [[step, loss] for step, loss in val_points]
+    return out
 
 
 RESULTS_PATH = REPO_ROOT / "notebooks" / "results" / "03_rnn_lstm.json"
