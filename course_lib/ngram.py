@@ -198,24 +198,45 @@ class NGramLM:
         every token after the first is scored: the same positions for every n."""
         self._check_fitted()
         ids = _as_ids(ids, self.vocab_size)
-        T = len(ids)
-        t = np.arange(1, T)
-        hist = (
-            np.stack(
-                [
-                    np.where(t - 1 - j >= 0, ids[(t - 1 - j).clip(min=0)], -1)
-                    for j in range(self.n - 1)
-                ],
-                axis=1,
-            )
-            if self.n > 1
-            else np.zeros((T - 1, 0), np.int64)
-        )
+        last = np.arange(len(ids) - 1)  # the token before each prediction
+        hist = self._histories(ids, last, np.zeros_like(last))
         return np.log(self._score(hist, ids[1:]))
+
+    def _histories(self, ids: np.ndarray, last: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """The ``(K, n-1)`` history ``_score`` reads for K predictions: prediction k follows
+        ``ids[last[k]]`` and may see back to ``ids[first[k]]``; ``hist[k, j] = ids[last[k] - j]``,
+        or -1 (not started yet) before ``first[k]``."""
+        back = last[:, None] - np.arange(self.n - 1)  # (K, n-1) indices into ids
+        return np.where(back >= first[:, None], ids[back.clip(min=0)], -1)
 
     def loss(self, ids) -> float:
         """Mean cross-entropy in nats per token on ``ids`` (every token after the first)."""
         return float(-self.log_probs(ids).mean())
+
+    def loss_by_position(self, ids, block_size: int) -> np.ndarray:
+        """The mean cross-entropy (nats) at each position of a window, the count-based
+        counterpart of :func:`course_lib.train.loss_by_position`: the same windows
+        ``x = ids[i T : (i + 1) T]``, ``y = ids[i T + 1 : (i + 1) T + 1]`` (``T = block_size``,
+        every full window), and the model sees only its window, as a GPT does. At position ``p``
+        it knows the ``p + 1`` tokens ``x[0 .. p]``, so it uses the last ``min(p + 1, n - 1)``
+        of them: order ``min(p + 2, n)``, backing off as at the start of a text. Each window is
+        scored as if it were a text of its own (the curve's mean is the mean of
+        ``-log_probs(window)`` over the windows).
+
+        Returns:
+            ``(block_size,)``: entry ``p`` is the mean over all windows of ``-ln P(y[p] | x[..p])``.
+            From position ``n - 2`` on the model has all the context it can use: the curve is
+            flat there, up to the noise of which windows hold which text.
+        """
+        self._check_fitted()
+        ids = _as_ids(ids, self.vocab_size)
+        _check_block_size(block_size, len(ids))
+        T = block_size
+        n_windows = (len(ids) - 1) // T
+        first = np.repeat(np.arange(n_windows) * T, T)  # each prediction's window start
+        last = first + np.tile(np.arange(T), n_windows)  # the token before it
+        p = self._score(self._histories(ids, last, first), ids[last + 1])
+        return -np.log(p).reshape(n_windows, T).mean(axis=0)
 
     def probs(self, context=()) -> np.ndarray:
         """The next-token distribution after ``context`` (a sequence of ids; only its last
@@ -312,3 +333,16 @@ def shakespeare_ngram_loss(n: int, smoothing: str = "kneser_ney", **kwargs) -> d
         "train_loss": lm.loss(train_ids),
         "params": lm.num_parameters(),
     }
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _check_block_size(block_size: int, n_ids: int) -> None:
+    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    if n_ids < block_size + 1:
+        raise ValueError(
+            f"ids has {n_ids} tokens, fewer than one window of block_size + 1 = "
+            f"{block_size + 1}: pass a longer text or a smaller block_size"
+        )

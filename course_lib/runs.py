@@ -281,6 +281,9 @@ class GPTRecipe(Recipe):
       and AdamW (lr 3e-3) for the embeddings, gains and biases, after a short warmup, cosine
       decay to a tenth. ``benchmarks/bench_transformer.py --baselines`` trains the same model
       with AdamW alone (``optim="adamw"``) at the same training time, to measure what Muon buys.
+
+    ``norm="none"``, ``residual=False`` and ``mlp=False`` are the ablations of
+    :class:`~course_lib.transformer.GPTConfig`: the same run with one part of the model taken away.
     """
 
     block_size: int = 64  # the lesson's values of Recipe's fields
@@ -292,9 +295,11 @@ class GPTRecipe(Recipe):
     n_embd: int = 128
     dropout: float = 0.0
     pos_emb: str = "learned"
-    norm: str = "pre"
+    norm: str = "pre"  # or "post", or "none" (an ablation: no LayerNorm)
     tie_weights: bool = True
     activation: str = "gelu"
+    residual: bool = True  # ablations (GPTConfig): False replaces the stream, no residual sum
+    mlp: bool = True  # False: attention-only blocks
     min_lr: float = 3e-4
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.99)
@@ -316,6 +321,8 @@ class GPTRecipe(Recipe):
             norm=self.norm,
             tie_weights=self.tie_weights,
             activation=self.activation,
+            residual=self.residual,
+            mlp=self.mlp,
         )
 
     def build_model(self, vocab_size: int) -> GPT:

@@ -9,6 +9,9 @@ model and its history so far; ``train(..., resume=result)`` goes on from there. 
 ``config.checkpoint_path`` set, checkpoints are written atomically and ``resume=path`` continues
 exactly where the run stopped: the same losses as an uninterrupted run with the same seed.
 
+``evaluate`` measures the loss on fixed batches; ``loss_by_position`` measures it at each position
+of a window, to see how far back a model uses its context.
+
 The Muon optimizer and ``orthogonalize`` live in :mod:`course_lib.optim` (an optimizer is its own
 idea; the loop only sets each group's rate) and are re-exported here.
 """
@@ -274,6 +277,50 @@ def evaluate(
     finally:
         model.train(was_training)
     return sum(losses) / len(losses)
+
+
+@torch.no_grad()
+def loss_by_position(
+    model: torch.nn.Module, ids, block_size: int, batch_size: int = 64
+) -> torch.Tensor:
+    """The mean cross-entropy (nats) at each position of a window: how much a model gains from
+    each extra token of context.
+
+    ``ids`` ``(N,)`` is cut into consecutive windows ``x = ids[i T : (i + 1) T]``,
+    ``y = ids[i T + 1 : (i + 1) T + 1]`` (``T = block_size``; every full window, a shorter tail
+    is left out), each read on its own from a fresh state (``model(x)``: a GPT has no state, a
+    :class:`~course_lib.rnn.CharRNN` starts from zeros). Position ``p`` predicts ``y[p]`` from
+    the ``p + 1`` tokens ``x[0 .. p]``: position 0 from one token, position ``T - 1`` from
+    ``T``. The windows are those of ``evaluate_gpt(model, ids)``, so when ``N - 1`` is a
+    multiple of ``T`` the curve's mean is that loss.
+
+    Works for any model whose forward returns logits ``(B, T, V)`` or a tuple whose first item
+    is the logits. Runs in eval mode without gradients and restores the training mode.
+
+    Returns:
+        ``(block_size,)`` float64 on the CPU: entry ``p`` is the mean over all windows of the
+        loss at position ``p``.
+    """
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    _check_loss_by_position_args(ids, block_size, batch_size)
+    T = block_size
+    n = (len(ids) - 1) // T  # full windows
+    x, y = ids[: n * T].view(n, T), ids[1 : n * T + 1].view(n, T)
+    device = _model_device(model)
+    total = torch.zeros(T, dtype=torch.float64)
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, n, batch_size):
+            out = model(x[i : i + batch_size].to(device))
+            logits = out[0] if isinstance(out, tuple) else out  # (b, T, V)
+            losses = F.cross_entropy(
+                logits.transpose(1, 2), y[i : i + batch_size].to(device), reduction="none"
+            )  # (b, T)
+            total += losses.sum(0).double().cpu()
+    finally:
+        model.train(was_training)
+    return total / n
 
 
 # --- the loop -------------------------------------------------------------------------------
@@ -616,6 +663,19 @@ def _check_same_model(resume: TrainResult, model: torch.nn.Module) -> None:
     if resume.model is not model:
         raise ValueError(
             "resume=result must continue the same model object: pass result.model as the model"
+        )
+
+
+def _check_loss_by_position_args(ids: torch.Tensor, block_size: int, batch_size: int) -> None:
+    for name, value in (("block_size", block_size), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be 1-D token ids, got shape {tuple(ids.shape)}")
+    if len(ids) < block_size + 1:
+        raise ValueError(
+            f"ids has {len(ids)} tokens, fewer than one window of block_size + 1 = "
+            f"{block_size + 1}: pass a longer text or a smaller block_size"
         )
 
 

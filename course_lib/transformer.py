@@ -3,7 +3,9 @@
 Shapes: B batch, T positions, C = ``n_embd`` model width, H heads, L layers, V vocabulary size.
 
 - :class:`GPTConfig`: the sizes and the design choices the lesson compares (learned or sinusoidal
-  positions, pre-norm or post-norm, tied or separate output weights).
+  positions, pre-norm or post-norm, tied or separate output weights), and the ablation switches
+  that take a part away to measure what it is worth (``residual=False``, ``mlp=False``,
+  ``norm="none"``; one head is ``n_head=1``).
 - :class:`GPT`: token + position embeddings -> L blocks of causal multi-head self-attention
   (:class:`course_lib.attention.MultiHeadAttention`) and a feed-forward network, each wrapped in a
   residual connection with LayerNorm -> a linear layer to the vocabulary. ``model(ids)`` returns
@@ -75,13 +77,21 @@ class GPTConfig:
             parameters; the token vectors are then multiplied by ``sqrt(C)``, as there) or
             ``"rope"`` (nothing added to the input: every attention layer rotates its queries
             and keys by position, :class:`~course_lib.attention.RotaryEmbedding`, as Llama).
-        norm: ``"pre"`` (LayerNorm before each sublayer, plus one at the end, as GPT-2) or
-            ``"post"`` (after each residual sum, as the original transformer).
+        norm: ``"pre"`` (LayerNorm before each sublayer, plus one at the end, as GPT-2),
+            ``"post"`` (after each residual sum, as the original transformer) or ``"none"``
+            (an ablation: no LayerNorm anywhere, the final one included; no parameters).
         tie_weights: the output layer reuses the token embedding matrix (Press & Wolf 2017).
         activation: the MLP's non-linearity: ``"gelu"`` (GPT-2) or ``"relu2"`` (ReLU squared,
             So et al. 2021).
         fused: attention uses PyTorch's fused kernel when no weights are asked for (faster;
             the same result).
+        residual: each sublayer's output is added to the residual stream (``True``) or, an
+            ablation, replaces it (``False``): see :class:`Block`.
+        mlp: each block has its feed-forward sublayer (``True``) or, an ablation, attention
+            only (``False``: no MLP and no second LayerNorm, no parameters for them).
+
+    The defaults are the lesson's GPT; a checkpoint saved before a field existed loads with
+    that field's default, which is the behaviour it was trained with.
     """
 
     vocab_size: int = 77
@@ -96,6 +106,8 @@ class GPTConfig:
     tie_weights: bool = True
     fused: bool = True
     activation: str = "gelu"
+    residual: bool = True
+    mlp: bool = True
 
     def __post_init__(self):
         _check_gpt_config(self)
@@ -142,13 +154,24 @@ class Block(nn.Module):
     * pre-norm (GPT-2): ``x = x + attn(ln1(x)); x = x + mlp(ln2(x))``. The residual stream is
       never normalised, so gradients flow straight from the loss to the first layer.
     * post-norm (original transformer): ``x = ln1(x + attn(x)); x = ln2(x + mlp(x))``.
+
+    The ablation switches of :class:`GPTConfig` take one part away:
+
+    * ``norm="none"``: ``ln1`` and ``ln2`` are ``nn.Identity`` (the pre-norm formulas, without
+      the norms): ``x = x + attn(x); x = x + mlp(x)``.
+    * ``residual=False``: each sublayer's output replaces the stream instead of being added to
+      it: pre-norm ``x = attn(ln1(x)); x = mlp(ln2(x))``, post-norm ``x = ln1(attn(x));
+      x = ln2(mlp(x))``. Nothing but the sublayers carries a token's own vector upwards.
+    * ``mlp=False``: attention only, ``x = x + attn(ln1(x))`` (post-norm ``x = ln1(x +
+      attn(x))``); ``mlp`` and ``ln2`` are None.
     """
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         C = config.n_embd
-        self.pre = config.norm == "pre"
-        self.ln1 = nn.LayerNorm(C, bias=config.bias)
+        self.post = config.norm == "post"  # "none" runs the pre-norm path with Identity norms
+        self.residual = config.residual
+        self.ln1 = _layer_norm(config)
         self.attn = MultiHeadAttention(
             C,
             config.n_head,
@@ -157,24 +180,41 @@ class Block(nn.Module):
             fused=config.fused,
             rotary=config.pos_emb == "rope",
         )
-        self.ln2 = nn.LayerNorm(C, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln2 = _layer_norm(config) if config.mlp else None
+        self.mlp = MLP(config) if config.mlp else None
         self.resid_dropout = nn.Dropout(config.dropout)
+        self.norm = config.norm  # for extra_repr
 
     def _attend(self, x: torch.Tensor, kv_cache: KVCache | None) -> torch.Tensor:
         y, _ = self.attn(x, is_causal=True, kv_cache=kv_cache)  # (B, T, C)
         return self.resid_dropout(y)
 
+    def _add(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The residual connection: the stream plus a sublayer's output, or the output alone."""
+        return x + y if self.residual else y
+
     def forward(self, x: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
         """``x`` ``(B, T, C)`` -> ``(B, T, C)``. With ``kv_cache``, ``x`` holds only the new
         positions; the cache supplies the keys and values of the earlier ones."""
-        if self.pre:
-            x = x + self._attend(self.ln1(x), kv_cache)
-            x = x + self.mlp(self.ln2(x))
+        if self.post:
+            x = self.ln1(self._add(x, self._attend(x, kv_cache)))
+            if self.mlp is not None:
+                x = self.ln2(self._add(x, self.mlp(x)))
         else:
-            x = self.ln1(x + self._attend(x, kv_cache))
-            x = self.ln2(x + self.mlp(x))
+            x = self._add(x, self._attend(self.ln1(x), kv_cache))
+            if self.mlp is not None:
+                x = self._add(x, self.mlp(self.ln2(x)))
         return x
+
+    def extra_repr(self) -> str:
+        return f"norm={self.norm!r}" + ("" if self.residual else ", residual=False")
+
+
+def _layer_norm(config: GPTConfig) -> nn.Module:
+    """A LayerNorm of width C, or ``nn.Identity`` (no parameters) with ``norm="none"``."""
+    if config.norm == "none":
+        return nn.Identity()
+    return nn.LayerNorm(config.n_embd, bias=config.bias)
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -205,16 +245,17 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         # pre-norm leaves the residual stream unnormalised: one last LayerNorm before the head
-        self.ln_f = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm == "pre" else nn.Identity()
+        self.ln_f = _layer_norm(c) if c.norm == "pre" else nn.Identity()
         self.head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:
             self.head.weight = self.tok_emb.weight  # one (V, C) matrix, two uses
         self.apply(self._init_weights)
         # GPT-2: each residual branch's last layer starts smaller, so the sum of 2L branches
-        # keeps the residual stream's scale at initialisation
+        # (L without the MLPs) keeps the residual stream's scale at initialisation
+        branches = c.n_layer * (2 if c.mlp else 1)
         for name, p in self.named_parameters():
             if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(branches))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -241,7 +282,7 @@ class GPT(nn.Module):
     def features(
         self, idx: torch.Tensor, *, kv_caches: list[KVCache] | None = None
     ) -> torch.Tensor:
-        """The final hidden states ``(B, T, C)`` (after the last LayerNorm), what the output
+        """The final hidden states ``(B, T, C)`` (after the last LayerNorm, if any), what the output
         layer reads: a feature vector per position, e.g. for a classifier head. Arguments as
         :meth:`forward`."""
         start = len(kv_caches[0]) if kv_caches else 0  # positions the caches already hold
@@ -312,9 +353,12 @@ class GPT(nn.Module):
 
     def extra_repr(self) -> str:
         c = self.config
+        ablations = "".join(
+            f", {name}=False" for name in ("residual", "mlp") if not getattr(c, name)
+        )
         return (
             f"layers={c.n_layer}, heads={c.n_head}, n_embd={c.n_embd}, block_size={c.block_size}, "
-            f"pos_emb={c.pos_emb!r}, norm={c.norm!r}, tied={c.tie_weights}"
+            f"pos_emb={c.pos_emb!r}, norm={c.norm!r}, tied={c.tie_weights}{ablations}"
         )
 
 
@@ -323,20 +367,27 @@ def num_parameters_formula(config: GPTConfig) -> int:
 
     With biases (``b = 1``; ``b = 0`` without), width C, L layers, vocabulary V, block size T:
 
-    * token embedding ``V C``; learned positions ``T C`` (sinusoidal: 0);
+    * token embedding ``V C``; learned positions ``T C`` (sinusoidal, rotary: 0);
     * per block: attention ``4 C^2 + 4 b C`` (q, k, v and output projections), MLP
       ``8 C^2 + 5 b C`` (``C -> 4C -> C``), two LayerNorms ``2 (C + b C)``:
       ``12 C^2 + 2C + 11 b C`` in all;
     * final LayerNorm ``C + b C`` (pre-norm only); output layer ``V C`` unless tied.
+
+    The ablations: ``mlp=False`` drops the MLP and its LayerNorm (``8 C^2 + 5 b C`` and
+    ``C + b C`` per block); ``norm="none"`` drops every LayerNorm; ``residual=False`` changes no
+    parameter.
     """
     C, L, V, T = config.n_embd, config.n_layer, config.vocab_size, config.block_size
     b = 1 if config.bias else 0
+    layer_norm = 0 if config.norm == "none" else C + b * C
     n = V * C
     if config.pos_emb == "learned":
         n += T * C
-    n += L * (12 * C * C + 2 * C + 11 * b * C)
+    attention = 4 * C * C + 4 * b * C + layer_norm
+    mlp = 8 * C * C + 5 * b * C + layer_norm if config.mlp else 0
+    n += L * (attention + mlp)
     if config.norm == "pre":
-        n += C + b * C
+        n += layer_norm
     if not config.tie_weights:
         n += V * C
     return n
@@ -523,8 +574,12 @@ def _check_gpt_config(c: GPTConfig) -> None:
             f"rotary positions need an even head size, got n_embd // n_head = "
             f"{c.n_embd // c.n_head}"
         )
-    if c.norm not in ("pre", "post"):
-        raise ValueError(f"norm must be 'pre' or 'post', got {c.norm!r}")
+    if c.norm not in ("pre", "post", "none"):
+        raise ValueError(f"norm must be 'pre', 'post' or 'none', got {c.norm!r}")
+    for name in ("bias", "tie_weights", "fused", "residual", "mlp"):
+        value = getattr(c, name)
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
     if c.pos_emb == "sinusoidal" and c.n_embd % 2:
         raise ValueError(f"sinusoidal positions need an even n_embd, got {c.n_embd}")
     if not 0.0 <= c.dropout < 1.0:

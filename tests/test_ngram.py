@@ -114,6 +114,71 @@ def test_sampling_is_seeded_and_greedy_follows_the_counts():
     assert a.sample([0], 20, seed=1) == a.sample([0], 20, seed=1)
 
 
+# --- loss by position in a window -------------------------------------------------------------
+
+
+def _windows(ids, T):
+    return [ids[i * T : (i + 1) * T + 1] for i in range((len(ids) - 1) // T)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    train=st.lists(st.integers(0, 3), min_size=8, max_size=60),
+    val=st.lists(st.integers(0, 3), min_size=2, max_size=40),
+    n=st.integers(1, 4),
+    T=st.integers(1, 6),
+)
+def test_loss_by_position_sees_only_its_window(train, val, n, T):
+    if len(val) < T + 1:
+        val = (val * (T + 1))[: T + 1]
+    lm = NGramLM(n, 4, discount=0.6).fit(train)
+    ref = kn_reference(train, n, 4, [0.6] * n)
+    curve = lm.loss_by_position(val, T)
+    # position p of a window knows x[0..p], and uses its last n - 1 tokens at most
+    expected = np.mean(
+        [
+            [-math.log(ref(tuple(w[max(0, p + 2 - n) : p + 1]), w[p + 1])) for p in range(T)]
+            for w in _windows(val, T)
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(curve, expected, rtol=1e-10)
+    # the mean over positions is the loss of scoring every window as a text of its own
+    separately = np.mean([lm.loss(w) for w in _windows(val, T)])
+    assert curve.mean() == pytest.approx(separately, rel=1e-12)
+
+
+def test_loss_by_position_starts_from_the_bigram_and_flattens_at_full_context():
+    rng = np.random.default_rng(1)
+    train, val = rng.integers(0, 6, 2000), rng.integers(0, 6, 10 * 8 + 3)
+    kw = dict(smoothing="add_k", k=0.5)  # add-k's order 2 is the bigram's own counts
+    four = NGramLM(4, 6, **kw).fit(train).loss_by_position(val, 8)
+    bigram = NGramLM(2, 6, **kw).fit(train)
+    starts = [w[:2] for w in _windows(val, 8)]  # position 0 sees one token
+    assert four[0] == pytest.approx(np.mean([bigram.loss(s) for s in starts]), rel=1e-12)
+    assert four[0] == pytest.approx(bigram.loss_by_position(val, 8)[0], rel=1e-12)
+    # a period of 7 read in windows of 8: over 7 windows every position meets each point of the
+    # period once, so a curve is flat wherever the model has all the context it can use
+    period = [0, 1, 0, 2, 1, 2, 3]
+    text = np.array((period * 9)[: 7 * 8 + 1])
+    two = NGramLM(2, 4).fit(period * 20).loss_by_position(text, 8)
+    np.testing.assert_allclose(two, two[0], rtol=1e-12)  # a bigram: flat from position 0
+    four = NGramLM(4, 4).fit(period * 20).loss_by_position(text, 8)
+    np.testing.assert_allclose(four[2:], four[2], rtol=1e-12)  # full order from p = n - 2
+    assert four[0] > four[1] > four[2]  # each token of context helps on this text
+
+
+def test_loss_by_position_runs_on_the_validation_split_in_a_second():
+    import time
+
+    rng = np.random.default_rng(2)
+    train, val = rng.integers(0, 65, 200_000), rng.integers(0, 65, 111_540)
+    lm = NGramLM(6, 65).fit(train)
+    start = time.perf_counter()
+    curve = lm.loss_by_position(val, 64)
+    assert time.perf_counter() - start < 3.0 and curve.shape == (64,)
+
+
 def test_errors_are_clear():
     with pytest.raises(ValueError, match="n must be an int >= 1"):
         NGramLM(0, 5)
@@ -127,6 +192,10 @@ def test_errors_are_clear():
         NGramLM(2, 5).fit([1, 7])
     with pytest.raises(ValueError, match="too large"):
         NGramLM(12, 77)
+    with pytest.raises(ValueError, match="fewer than one window of block_size \\+ 1 = 5"):
+        NGramLM(2, 5).fit([1, 2, 3]).loss_by_position([1, 2, 3, 4], 4)
+    with pytest.raises(ValueError, match="block_size must be a positive int"):
+        NGramLM(2, 5).fit([1, 2, 3]).loss_by_position([1, 2, 3, 4], 0)
 
 
 def test_shakespeare_numbers():

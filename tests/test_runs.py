@@ -56,9 +56,11 @@ def test_committed_checkpoint_was_made_by_the_pretrain_recipe():
     saved = load_checkpoint(PRETRAINED_PATH)["extra"]["recipe"]
     recipe = runs.PRETRAIN_RECIPE
     assert {k: getattr(recipe, k) for k in saved} == saved  # every field it was made with
-    # fields added since keep the behaviour of that run: GELU, AdamW alone
-    assert set(recipe.to_dict()) - set(saved) == {"activation", "optim", "muon_lr"}
+    # fields added since keep the behaviour of that run: GELU, AdamW alone, no ablation
+    added = {"activation", "optim", "muon_lr", "residual", "mlp"}
+    assert set(recipe.to_dict()) - set(saved) == added
     assert (recipe.activation, recipe.optim) == ("gelu", "adamw")
+    assert recipe.residual and recipe.mlp
 
 
 def test_gpt_recipe_validation_sample_ignores_the_training_batch_size():

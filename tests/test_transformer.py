@@ -2,6 +2,7 @@
 the KV cache changes nothing but speed, the parameter formula is exact, the model can learn, and
 its errors say what is wrong."""
 
+import itertools
 import math
 
 import pytest
@@ -53,7 +54,22 @@ rope_configs = st.builds(
     fused=st.booleans(),
     activation=st.sampled_from(["gelu", "relu2"]),
 )
-all_configs = st.one_of(configs, rope_configs)
+# the ablations: no residual sum, no MLP, no LayerNorm, alone or together
+ablation_configs = st.builds(
+    tiny,
+    vocab_size=st.integers(2, 20),
+    block_size=st.integers(2, 12),
+    n_layer=st.integers(1, 3),
+    n_head=st.sampled_from([1, 2]),
+    n_embd=st.sampled_from([4, 8]),
+    bias=st.booleans(),
+    pos_emb=st.sampled_from(["learned", "sinusoidal", "rope"]),
+    norm=st.sampled_from(["pre", "post", "none"]),
+    tie_weights=st.booleans(),
+    residual=st.booleans(),
+    mlp=st.booleans(),
+)
+all_configs = st.one_of(configs, rope_configs, ablation_configs)
 
 
 def _reference_layer(block: tfm.Block, norm_first: bool) -> nn.TransformerEncoderLayer:
@@ -295,7 +311,9 @@ def test_generate_rejects_bad_prompts():
     [
         (dict(n_embd=10, n_head=4), "divisible"),
         (dict(pos_emb="alibi"), "pos_emb"),
-        (dict(norm="sandwich"), "norm"),
+        (dict(norm="sandwich"), "norm must be 'pre', 'post' or 'none'"),
+        (dict(residual=0), "residual must be True or False"),
+        (dict(mlp="no"), "mlp must be True or False"),
         (dict(n_layer=0), "n_layer"),
         (dict(dropout=1.0), "dropout"),
     ],
@@ -557,3 +575,146 @@ def test_checkpoint_from_before_a_new_config_field_still_loads(tmp_path):
     load_checkpoint(path, GPT(config), config=config)  # absent reads as the default, "gelu"
     with pytest.raises(CheckpointError, match="activation: checkpoint 'gelu', model 'relu2'"):
         load_checkpoint(path, GPT(tiny(activation="relu2")), config=tiny(activation="relu2"))
+
+
+# --- the ablation switches: residual, mlp, norm --------------------------------------------------
+
+
+def _attn(block: tfm.Block, x: torch.Tensor) -> torch.Tensor:
+    return block.attn(x, is_causal=True)[0]
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_without_residual_each_sublayer_replaces_the_stream(norm):
+    torch.manual_seed(7)
+    block = tfm.Block(tiny(residual=False, norm=norm)).double().eval()
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    if norm == "pre":
+        expected = block.mlp(block.ln2(_attn(block, block.ln1(x))))
+    else:
+        expected = block.ln2(block.mlp(block.ln1(_attn(block, x))))
+    torch.testing.assert_close(block(x), expected, atol=1e-12, rtol=1e-12)
+    # the same parameters as the residual block: only the wiring changes
+    assert GPT(tiny(residual=False)).num_parameters() == GPT(tiny()).num_parameters()
+
+
+def test_attention_only_blocks_have_no_mlp_and_no_second_norm():
+    torch.manual_seed(8)
+    model = GPT(tiny(mlp=False)).double().eval()
+    names = [name for name, _ in model.named_parameters()]
+    assert names and not [n for n in names if ".mlp." in n or ".ln2." in n]
+    assert any(".attn." in n for n in names) and any(".ln1." in n for n in names)
+    block = model.blocks[0]
+    assert block.mlp is None and block.ln2 is None
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    torch.testing.assert_close(block(x), x + _attn(block, block.ln1(x)), atol=1e-12, rtol=1e-12)
+    # post-norm: one LayerNorm per block, after the attention's residual sum
+    post = tfm.Block(tiny(mlp=False, norm="post")).double().eval()
+    torch.testing.assert_close(post(x), post.ln1(x + _attn(post, x)), atol=1e-12, rtol=1e-12)
+
+
+def test_no_norm_means_no_layernorm_anywhere():
+    torch.manual_seed(9)
+    model = GPT(tiny(norm="none")).double().eval()
+    assert not [m for m in model.modules() if isinstance(m, nn.LayerNorm)]
+    assert not [n for n, _ in model.named_parameters() if "ln" in n]
+    assert isinstance(model.ln_f, nn.Identity)
+    block = model.blocks[0]
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    h = x + _attn(block, x)
+    torch.testing.assert_close(block(x), h + block.mlp(h), atol=1e-12, rtol=1e-12)
+    # the whole model: embeddings, the blocks, then the head straight away
+    ids = torch.randint(0, 11, (2, 5))
+    h = model.tok_emb(ids) + model.positions(0, 5)
+    for b in model.blocks:
+        h = b(h)
+    torch.testing.assert_close(model(ids)[0], model.head(h), atol=1e-12, rtol=1e-12)
+
+
+def test_parameter_formula_over_every_combination_of_switches():
+    grid = itertools.product(
+        [True, False],  # residual
+        [True, False],  # mlp
+        ["pre", "post", "none"],
+        [True, False],  # bias
+        [True, False],  # tie_weights
+        ["learned", "sinusoidal", "rope"],
+    )
+    for residual, mlp, norm, bias, tie, pos in grid:
+        config = tiny(
+            residual=residual, mlp=mlp, norm=norm, bias=bias, tie_weights=tie, pos_emb=pos
+        )
+        assert GPT(config).num_parameters() == tfm.num_parameters_formula(config), config
+    # by hand, C = 8, L = 2, V = 11, T = 16, biases, tied, learned positions, no MLP, no norm:
+    # V C + T C + L (4 C^2 + 4 C) = 88 + 128 + 2 * 288
+    assert tfm.num_parameters_formula(tiny(mlp=False, norm="none")) == 88 + 128 + 2 * 288
+
+
+@pytest.mark.parametrize(
+    "switches",
+    [
+        dict(residual=False),
+        dict(residual=False, norm="post"),
+        dict(mlp=False),
+        dict(norm="none"),
+        dict(residual=False, mlp=False, norm="none"),
+    ],
+)
+def test_kv_cache_gives_the_same_tokens_for_every_ablation(switches):
+    torch.manual_seed(10)
+    model = GPT(tiny(block_size=8, **switches)).double()
+    for p in model.parameters():  # larger weights: confident, varied predictions
+        nn.init.normal_(p, std=0.3)
+    ids = torch.randint(0, 11, (2, 8))
+    full, _ = model.eval()(ids)
+    caches = model.new_kv_caches()
+    steps = [model(ids[:, :3], kv_caches=caches)[0]]
+    steps += [model(ids[:, t : t + 1], kv_caches=caches)[0] for t in range(3, 8)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-10, rtol=1e-10)
+    prompt = torch.randint(0, 11, (2, 3))
+    with_cache = tfm.generate(model, prompt, 12, temperature=0, use_cache=True)
+    assert torch.equal(with_cache, tfm.generate(model, prompt, 12, temperature=0, use_cache=False))
+
+
+def test_repr_names_the_switches_that_are_off():
+    assert "residual" not in repr(GPT(tiny())) and "mlp=False" not in repr(GPT(tiny()))
+    text = repr(GPT(tiny(residual=False, mlp=False, norm="none")))
+    assert "norm='none', tied=True, residual=False, mlp=False" in text
+    assert "(mlp)" not in text and "LayerNorm" not in text
+
+
+def test_attention_only_init_scales_the_branches_it_has():
+    # GPT-2's 0.02 / sqrt(number of residual branches): 2L with MLPs, L without
+    torch.manual_seed(11)
+    wide = dict(n_embd=256, n_head=4, n_layer=2)
+    with_mlp = GPT(tiny(**wide)).blocks[0].attn.out_proj.weight.std().item()
+    without = GPT(tiny(mlp=False, **wide)).blocks[0].attn.out_proj.weight.std().item()
+    assert with_mlp == pytest.approx(0.02 / 2, rel=0.02)
+    assert without == pytest.approx(0.02 / math.sqrt(2), rel=0.02)
+
+
+def test_recipe_passes_the_switches_to_the_config():
+    from course_lib.runs import GPTRecipe
+
+    default = GPTRecipe().gpt_config(11)
+    assert (default.residual, default.mlp, default.norm) == (True, True, "pre")
+    config = GPTRecipe(residual=False, mlp=False, norm="none").gpt_config(11)
+    assert (config.residual, config.mlp, config.norm) == (False, False, "none")
+    assert GPTRecipe(mlp=False).build_model(11).blocks[0].mlp is None
+
+
+def test_config_saved_before_the_switches_still_loads(tmp_path):
+    config = tiny()
+    model = GPT(config)
+    path = tmp_path / "old.pt"
+    save_checkpoint(path, model, step=0, config=config)
+    ckpt = torch.load(path, weights_only=True)
+    for name in ("residual", "mlp"):
+        del ckpt["config"][name]
+    torch.save(ckpt, path)
+    saved = load_checkpoint(path)["config"]
+    rebuilt = GPTConfig(**saved)  # as finetune.load_pretrained builds it
+    assert rebuilt == config
+    load_checkpoint(path, GPT(rebuilt), config=rebuilt)
+    with pytest.raises(CheckpointError, match="mlp: checkpoint True, model False"):
+        load_checkpoint(path, GPT(tiny(mlp=False)), config=tiny(mlp=False))
