@@ -4,7 +4,8 @@ classification tasks. All offline.
 - Shakespeare: ``data/shakespeare.txt`` (every play and poem) and ``data/tiny_shakespeare.txt``
   (its first 1,115,394 characters), built by ``python data/build_shakespeare.py``. Every lesson uses
   the same split of the tiny slice: the first 90% for training, the last 10% for validation
-  (:func:`shakespeare_split`; as character ids, :func:`shakespeare_char_data`).
+  (:func:`shakespeare_split`; as character ids, :func:`shakespeare_char_data`; as the ids of any
+  tokenizer, e.g. a BPE, :func:`shakespeare_token_data`).
 - :class:`LMBatcher`: random windows with next-token targets, a pure function of
   ``(seed, split, step)``.
 - Modern English and evaluation sets: the test data that the installed gensim package ships,
@@ -101,6 +102,31 @@ def shakespeare_tokenizer():
     from .tokenize import CharTokenizer
 
     return CharTokenizer().train(load_shakespeare(tiny=False))
+
+
+def shakespeare_token_data(tokenizer) -> tuple:
+    """``(tokenizer, train_ids, val_ids)``: the course's Shakespeare split
+    (:func:`shakespeare_split`) encoded with ``tokenizer``, any object with ``encode(text) ->
+    ids``, ``decode(ids) -> text`` and ``len(tokenizer)`` (the course's tokenizer interface: a
+    :class:`~course_lib.tokenize.CharTokenizer`, a :class:`~course_lib.tokenize.BPETokenizer`).
+    :func:`shakespeare_char_data` with a tokenizer of your choice: the text is the same whatever
+    the tokenizer, so a loss per *character* of it compares tokenizers fairly.
+
+    A tokenizer learned from text (BPE) should be trained on the training part only
+    (:func:`course_lib.runs.train_shakespeare_bpe`), never on the validation text."""
+    return encode_split(tokenizer, *shakespeare_split())
+
+
+def encode_split(tokenizer, train_text: str, val_text: str) -> tuple:
+    """``(tokenizer, train_ids, val_ids)``: ``train_text`` and ``val_text`` encoded with
+    ``tokenizer`` as 1-D int64 tensors, the ``data`` that :func:`course_lib.runs.train_gpt`
+    takes."""
+    _check_tokenizer(tokenizer)
+    return (
+        tokenizer,
+        torch.tensor(tokenizer.encode(train_text), dtype=torch.long),
+        torch.tensor(tokenizer.encode(val_text), dtype=torch.long),
+    )
 
 
 # --- language-model batches --------------------------------------------------------------------
@@ -667,3 +693,16 @@ def pretraining_text() -> str:
     checks)."""
     left_out = set(GENRE_TEST_PLAYS) | {STYLE_WORK}
     return "\n".join(w["text"] for w in shakespeare_works() if w["key"] not in left_out)
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def _check_tokenizer(tokenizer) -> None:
+    missing = [name for name in ("encode", "decode", "__len__") if not hasattr(tokenizer, name)]
+    if missing:
+        raise TypeError(
+            f"{type(tokenizer).__name__} is not a tokenizer: it lacks {', '.join(missing)}; pass "
+            "an object with encode(text), decode(ids) and len(), e.g. a CharTokenizer or a "
+            "BPETokenizer from course_lib.tokenize"
+        )

@@ -33,7 +33,14 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from .data import PASSAGE_CHARS, LMBatcher, TextTask, shakespeare_char_data
+from .data import (
+    PASSAGE_CHARS,
+    LMBatcher,
+    TextTask,
+    encode_split,
+    shakespeare_char_data,
+    shakespeare_split,
+)
 from .finetune import (
     GPTClassifier,
     accuracy,
@@ -50,9 +57,9 @@ from .finetune import (
 from .mlp_lm import MLPLM, MLPLMConfig
 from .rnn import CharRNN, CharRNNConfig, evaluate_lm
 from .runtime import REPO_ROOT, by_mode, progress_bar, relpath, seed_everything
-from .tokenize import CharTokenizer
+from .tokenize import BPETokenizer, CharTokenizer
 from .train import Muon, TrainConfig, evaluate, lm_loss, train
-from .transformer import GPT, GPTConfig, evaluate_gpt
+from .transformer import GPT, GPTConfig, evaluate_gpt, generate
 
 # --- the recipe pattern ---------------------------------------------------------------------
 
@@ -801,3 +808,216 @@ def summarise_curve(rows: list[dict]) -> dict:
             sd = float(t.std(unbiased=True)) if len(accs) > 1 else 0.0
             summary[m][n] = (float(t.mean()), sd, len(accs))
     return summary
+
+
+# --- subword tokens: the GPT on BPE ---------------------------------------------------------
+#
+# Lessons 05 and 06 train the same GPT on characters and on byte-level BPE tokens (lesson 01's
+# BPETokenizer) for the same wall-clock time, and compare them in bits per character.
+#
+# Why per character: nats per token are not comparable across tokenizers. A BPE token of vocab
+# 1024 holds about 2.3 characters of this text, so guessing it is harder and its loss is larger,
+# yet each guess covers more text. What is comparable is the cost of the *same text*: the total
+# nats a model spends on the whole validation split, divided by the split's characters. That
+# total is -ln p(text), a code length (Shannon 1948), so bits per character is the rate at which
+# the model would compress the validation text, whatever it cuts the text into. Two details:
+#
+# - the first token of the split is not predicted (nothing precedes it): one character for the
+#   character model, and one for BPE here too (the split starts mid-word, "sheth you in
+#   Heaven", and its first BPE token is "s"): 1 of 111,540 characters, and leaving its few
+#   bits out changes bits per character by less than 0.0001;
+# - a BPE model gives a probability to the text's one canonical tokenization, not to the other
+#   token sequences that spell the same text, so its p(text) is a slight underestimate and its
+#   bits per character a slight overestimate: if anything, the comparison is tilted against BPE.
+
+SAMPLE_PROMPT = "\n"
+"""The prompt of :func:`compare_tokenizers`' samples: a new line, the same text for every
+tokenizer."""
+
+SAMPLE_TEMPERATURE = 0.8
+"""The sampling temperature of :func:`compare_tokenizers`' samples."""
+
+
+def train_shakespeare_bpe(vocab_size: int, *, pattern="gpt2") -> BPETokenizer:
+    """A byte-level BPE tokenizer (:class:`~course_lib.tokenize.BPETokenizer`, GPT-2's pre-split
+    by default) with ``vocab_size`` ids, trained on the TRAINING part of the course's Shakespeare
+    split only.
+
+    The validation text is never read: a merge learned from it would make the text the models
+    are scored on cheaper to encode, a leak from the test into the model. Training takes well
+    under a second (measured on one CPU thread: 0.3 s for vocabulary 512, 0.4 s for 1024, plus
+    0.4 s once per process to build GPT-2's regex), so the merges are not cached."""
+    train_text, _ = shakespeare_split()
+    return BPETokenizer(pattern).train(train_text, vocab_size)
+
+
+def bits_per_character(total_nats: float, n_chars: int) -> float:
+    """``total_nats / n_chars / ln 2``: a text's total cross-entropy in nats, as bits per
+    character of that text. ``bits_per_character(2 * math.log(2), 2) == 1.0``."""
+    _check_n_chars(n_chars)
+    return total_nats / n_chars / math.log(2)
+
+
+def evaluate_bpc(
+    model: GPT, tokenizer, ids, *, stride: int | None = None, batch_size: int = 32
+) -> dict:
+    """Bits per character of the text that ``ids`` ``(N,)`` spell (``tokenizer.decode(ids)``,
+    the validation text itself for the course's lossless tokenizers), comparable across
+    tokenizers (see this section's opening comment).
+
+    The total nats come from :func:`~course_lib.transformer.evaluate_gpt` with a sliding window
+    (``stride``, default ``block_size // 2``: every token after the first window predicted from
+    at least half a block of context): it predicts every token after the first exactly once, so
+    the total is its mean times ``N - 1``. A block of ``block_size`` BPE tokens covers more
+    characters than a block of characters: ``chars_per_token`` says how many more.
+
+    Returns ``{"bpc", "nats", "nats_per_token", "n_tokens", "n_scored", "n_chars",
+    "chars_per_token", "unscored_chars", "stride"}``: ``nats`` the total over the ``n_scored =
+    N - 1`` predicted tokens, ``bpc`` = ``nats / n_chars / ln 2`` over all ``n_chars``
+    characters, ``unscored_chars`` the characters of the first token, which is not predicted."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    _check_bpc_ids(ids)
+    T = model.config.block_size
+    stride = max(1, T // 2) if stride is None else stride
+    n_chars = len(tokenizer.decode(ids.tolist()))
+    nats_per_token = evaluate_gpt(model, ids, batch_size, stride=stride)
+    n_scored = len(ids) - 1  # evaluate_gpt returns its total over these divided by their number
+    nats = nats_per_token * n_scored
+    return {
+        "bpc": bits_per_character(nats, n_chars),
+        "nats": nats,
+        "nats_per_token": nats_per_token,
+        "n_tokens": len(ids),
+        "n_scored": n_scored,
+        "n_chars": n_chars,
+        "chars_per_token": n_chars / len(ids),
+        "unscored_chars": len(tokenizer.decode(ids[:1].tolist())),
+        "stride": stride,
+    }
+
+
+def compare_tokenizers(
+    vocab_sizes: Sequence[int] = (512, 1024),
+    budget_seconds: float = 45.0,
+    seeds: Sequence[int] = (0, 1, 2),
+    recipe: GPTRecipe | None = None,
+    *,
+    texts: tuple[str, str] | None = None,
+    sample_chars: int = 200,
+    progress: bool = True,
+) -> list[dict]:
+    """The same GPT (``recipe``, default :class:`GPTRecipe`) trained on characters and on BPE
+    tokens of each of ``vocab_sizes``, each for the steps that fit in ``budget_seconds`` of
+    training on this machine, once per seed, scored in bits per character of the validation
+    split (:func:`evaluate_bpc`).
+
+    - Tokenizers: the characters of the text (the course's 77, all of which occur in the training
+      part), and BPE trained on the training text only (:func:`train_shakespeare_bpe`). ``texts``
+      ``(train_text, val_text)`` replaces the course's split (default
+      :func:`~course_lib.data.shakespeare_split`), e.g. for a small test.
+    - Same clock: :func:`budget_steps` per tokenizer, timed once before any training, since a
+      bigger vocabulary costs more per step (its embedding and output layer have ``V`` rows).
+      Seeds are the outer loop, as in :func:`compare_at_budget`.
+    - Same architecture, same ``block_size`` in *tokens*: a BPE window therefore covers more
+      characters (``context_chars`` = ``block_size * chars_per_token``), one of the things
+      subwords buy.
+
+    Returns one row per run: ``{"tokenizer"`` (``"characters"``, ``"BPE 512"``, ...),
+    ``"vocab_size", "seed", "steps", "train_seconds", "val_bpc", "val_nats_per_token",
+    "chars_per_token", "context_chars", "params", "sample"}``; ``train_seconds`` is the
+    training clock (evaluations left out), ``sample`` ``sample_chars`` characters sampled after
+    :data:`SAMPLE_PROMPT` at temperature :data:`SAMPLE_TEMPERATURE`, seeded with the run's seed."""
+    recipe = recipe or GPTRecipe()
+    train_text, val_text = texts or shakespeare_split()
+    _check_vocab_sizes(vocab_sizes)
+    tokenizers = {"characters": CharTokenizer().train(train_text + val_text)}
+    for V in vocab_sizes:
+        tokenizers[f"BPE {V}"] = BPETokenizer("gpt2").train(train_text, V)
+    data = {name: encode_split(tok, train_text, val_text) for name, tok in tokenizers.items()}
+    budget_steps(recipe, 1.0, data["characters"])  # a warm-up: the first probe is not cold
+    steps = {name: budget_steps(recipe, budget_seconds, d) for name, d in data.items()}
+    jobs = [(seed, name) for seed in seeds for name in data]
+    rows = []
+    desc = f"{len(data)} tokenizers x {len(seeds)} seeds"
+    for seed, name in progress_bar(jobs, desc=desc, disable=not progress):
+        tok, _, val_ids = data[name]
+        out = train_gpt(
+            recipe.replace(seed=seed),
+            data=data[name],
+            steps=steps[name],
+            progress=False,
+            final_eval=False,
+        )
+        ev = evaluate_bpc(out["model"], tok, val_ids)
+        rows.append(
+            {
+                "tokenizer": name,
+                "vocab_size": len(tok),
+                "seed": seed,
+                "steps": steps[name],
+                "train_seconds": out["train_seconds"],
+                "val_bpc": ev["bpc"],
+                "val_nats_per_token": ev["nats_per_token"],
+                "chars_per_token": ev["chars_per_token"],
+                "context_chars": recipe.block_size * ev["chars_per_token"],
+                "params": out["params"],
+                "sample": _sample_text(out["model"], tok, sample_chars, seed),
+            }
+        )
+    return rows
+
+
+def summarise_tokenizers(rows: list[dict]) -> dict:
+    """``{tokenizer: {"mean", "std", "min", "max", "n", "steps", "train_seconds", "vocab_size",
+    "params", "chars_per_token", "context_chars"}}`` of :func:`compare_tokenizers`' rows: the
+    validation bits per character's mean, standard deviation (``n - 1``; 0 for one seed), range
+    and seed count, and the mean training seconds."""
+    out = {}
+    for name in dict.fromkeys(r["tokenizer"] for r in rows):
+        mine = [r for r in rows if r["tokenizer"] == name]
+        bpc = [r["val_bpc"] for r in mine]
+        first = mine[0]
+        out[name] = {
+            "mean": statistics.fmean(bpc),
+            "std": statistics.stdev(bpc) if len(bpc) > 1 else 0.0,
+            "min": min(bpc),
+            "max": max(bpc),
+            "n": len(bpc),
+            "steps": first["steps"],
+            "train_seconds": statistics.fmean(r["train_seconds"] for r in mine),
+            **{k: first[k] for k in ("vocab_size", "params", "chars_per_token", "context_chars")},
+        }
+    return out
+
+
+def _sample_text(model: GPT, tokenizer, n_chars: int, seed: int) -> str:
+    """``n_chars`` characters sampled after :data:`SAMPLE_PROMPT` (each token holds at least one
+    character of this ASCII text, so ``n_chars`` tokens are enough; the rest is cut off)."""
+    prompt = tokenizer.encode(SAMPLE_PROMPT)
+    out = generate(model, prompt, n_chars, temperature=SAMPLE_TEMPERATURE, seed=seed)
+    return tokenizer.decode(out[len(prompt) :].tolist())[:n_chars]
+
+
+def _check_n_chars(n_chars) -> None:
+    if not isinstance(n_chars, int) or isinstance(n_chars, bool) or n_chars < 1:
+        raise ValueError(
+            f"n_chars must be a positive int (the characters of the scored text), got {n_chars!r}"
+        )
+
+
+def _check_bpc_ids(ids: torch.Tensor) -> None:
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(
+            f"ids must be 1-D with at least 2 tokens (the first is never predicted), got shape "
+            f"{tuple(ids.shape)}: pass the validation split's ids, e.g. data[2] of "
+            "shakespeare_token_data(tokenizer)"
+        )
+
+
+def _check_vocab_sizes(vocab_sizes: Sequence[int]) -> None:
+    bad = [v for v in vocab_sizes if not isinstance(v, int) or isinstance(v, bool) or v <= 256]
+    if bad:
+        raise ValueError(
+            f"BPE vocabulary sizes must be ints above 256 (the 256 bytes plus at least one "
+            f"merge), got {bad}"
+        )
