@@ -513,15 +513,17 @@ def compare_at_budget(
     weights and the batches.
 
     Returns ``{"budget_seconds", "steps": {name: steps}, "rows": [{"model", "seed", "steps",
-    "seconds", "val_loss", "params", "curve"}, ...]}``; ``seconds`` is the training clock
-    (evaluations left out), ``val_loss`` the whole validation split as :func:`train_gpt` and
-    :func:`train_char_model` read it, in nats per character; ``curve`` the run's
-    ``History.eval_curve()`` (on its recipe's validation sample)."""
+    "seconds", "val_loss", "params", "curve"}, ...], "first_seed": {name: {"model", "history"}}}``;
+    ``seconds`` is the training clock (evaluations left out), ``val_loss`` the whole validation
+    split as :func:`train_gpt` and :func:`train_char_model` read it, in nats per character;
+    ``curve`` the run's ``History.eval_curve()`` (on its recipe's validation sample);
+    ``first_seed`` keeps the trained model and history of each recipe's run with the first seed,
+    for a closer look after the comparison."""
     data = data or shakespeare_char_data()
     budget_steps(next(iter(recipes.values())), 1.0, data)  # a warm-up: the first probe is not cold
     steps = {name: budget_steps(r, budget_seconds, data) for name, r in recipes.items()}
     jobs = [(seed, name) for seed in seeds for name in recipes]
-    rows = []
+    rows, first_seed = [], {}
     desc = f"{len(recipes)} models x {len(seeds)} seeds"
     for seed, name in progress_bar(jobs, desc=desc, disable=not progress):
         r = recipes[name].replace(seed=seed)
@@ -542,7 +544,9 @@ def compare_at_budget(
                 "curve": out["history"].eval_curve(),
             }
         )
-    return {"budget_seconds": budget_seconds, "steps": steps, "rows": rows}
+        if seed == seeds[0]:
+            first_seed[name] = {"model": out["model"], "history": out["history"]}
+    return {"budget_seconds": budget_seconds, "steps": steps, "rows": rows, "first_seed": first_seed}
 
 
 def summarise_seeds(rows: list[dict]) -> dict:

@@ -232,6 +232,13 @@ def test_compare_at_budget_times_once_and_trains_every_model_per_seed(monkeypatc
     assert stats["GPT"]["mean"] == pytest.approx(sum(gpt_losses) / 2)
     assert stats["GPT"]["std"] == pytest.approx(abs(gpt_losses[0] - gpt_losses[1]) / math.sqrt(2))
     assert runs.summarise_seeds(out["rows"][:1])["GPT"]["std"] == 0.0
+    kept = out["first_seed"]  # the first seed's trained models, for a closer look afterwards
+    assert set(kept) == {"GPT", "RNN"} and kept["GPT"]["history"].steps_done == 8
+    first_gpt = next(r for r in out["rows"] if r["model"] == "GPT" and r["seed"] == 0)
+    tok_, _, val = data
+    assert runs.evaluate_gpt(kept["GPT"]["model"], val, stride=8) == pytest.approx(
+        first_gpt["val_loss"]
+    )
 
 
 def test_seconds_per_step_uses_the_given_optimizer():

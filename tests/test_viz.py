@@ -259,7 +259,7 @@ def test_the_readability_check_fails_on_a_bare_figure():
 
 LESSON_NAMES = {
     "02": ["ours", "gensim"],
-    "03": ["bigram", "n-gram", "RNN", "LSTM"],
+    "03": ["bigram", "n-gram", "MLP", "RNN", "LSTM"],
     "04": ["without attention", "with attention", "ours", "PyTorch"],
     "05": ["bigram", "n-gram", "RNN", "LSTM", "GPT"],
     "06": ["scratch", "linear probe", "fine-tune", "LoRA", "TF-IDF + logistic regression"],

@@ -30,6 +30,7 @@ PALETTE: dict[str, str] = {
     # lessons 03 and 05: the language models, from counting to the transformer
     "bigram": "tab:brown",
     "n-gram": "tab:olive",  # any order: "6-gram (Kneser-Ney)" is an n-gram (see color_of)
+    "MLP": "tab:green",  # the fixed-window neural model of lesson 03 (Bengio et al. 2003)
     "RNN": "tab:red",
     "LSTM": "tab:purple",
     "GPT": "tab:blue",
