@@ -397,10 +397,10 @@ def plot_attention_view(
             )
             a.set_xticks([])
             a.set_yticks([])
-            lines = [f"layer {lay}, head {h}"]
-            if scores:
-                lines.append("  ".join(f"{k} {v[lay][h]:.2f}" for k, v in scores.items()))
-            a.set_title("\n".join(lines), fontsize=TEXT_SIZE)
+            shown = [f"{k} {v[lay][h]:.2f}" for k, v in (scores or {}).items()]
+            shown = [s for s in shown if not s.endswith("nan")]
+            lines = [f"layer {lay}, head {h}"] + ["  ".join(shown[i : i + 2]) for i in (0, 2, 4)]
+            a.set_title("\n".join(t for t in lines if t), fontsize=TEXT_SIZE)
             if (lay, h) == (layer, head):
                 for spine in a.spines.values():
                     spine.set(edgecolor="black", lw=3)
@@ -430,8 +430,9 @@ def figure_png(fig, dpi: int = 100) -> bytes:
 
     buf = io.BytesIO()
     with DRAW_LOCK:
-        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-        canvas.print_png(buf, dpi=dpi)
+        if not isinstance(fig.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(fig)
+        fig.savefig(buf, format="png", dpi=dpi)
     if getattr(fig, "number", None) is not None:
         import matplotlib.pyplot as plt
 
