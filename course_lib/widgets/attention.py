@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import heads
 from ..viz.attention import attention_example, describe_query, example_list
-from .attention_view import SELECTION, encode_weights, example_payload
+from .attention_view import SELECTION, decode_weights, encode_weights, example_payload
 
 __all__ = ["AttentionExplorer", "attention_example"]
 
@@ -116,8 +116,9 @@ class AttentionExplorer:
         return {k: getattr(self.widget, k) for k in SELECTION}
 
     def describe(self, k: int = 3) -> str:
-        """The sentence the view shows for the current selection (the top ``k`` keys)."""
-        ex = self.examples[self.example]
+        """The sentence the view shows for the current selection (the top ``k`` keys), from
+        the weights as the browser has them (to 1.5e-5), so both say the same."""
+        ex = dict(self.examples[self.example], weights=self._sent[self.example])
         return describe_query(ex, self.layer, self.head, self.query, k)
 
     # --- the data sent to the browser ----------------------------------------------------------
@@ -131,6 +132,9 @@ class AttentionExplorer:
             example_payload(e, o, query_name=self.query_name, key_name=self.key_name)
             for e, o in zip(self.examples, offsets, strict=True)
         ]
+        L, H = self.examples[0]["weights"].shape[:2]
+        sent = decode_weights(buffer, payloads, L, H)  # what the browser reads, NaN: masked
+        self._sent = [np.nan_to_num(w).astype(np.float32).astype(float) for w in sent]
         with self.widget.hold_sync():
             self.widget.examples = payloads
             self.widget.weights = buffer

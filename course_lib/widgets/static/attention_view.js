@@ -123,9 +123,9 @@ function render({ model, el }) {
   root._timings = [];
   el.appendChild(root);
 
-  // header: title, example, shared scale, view, legend
-  const top = h("div", "attn-top");
+  // header: the title; then the example and the text box, the shared-scale box and the view
   const title = h("div", "attn-title");
+  const options = h("div", "attn-options");
   const controls = h("div", "attn-controls");
   const exLabel = h("label", "attn-example", "example ");
   const exSelect = h("select");
@@ -157,11 +157,14 @@ function render({ model, el }) {
   textInput.type = "text";
   textInput.placeholder = "type a text, press Enter";
   const textStatus = h("span", "attn-text-status");
-  textRow.append(textInput, textStatus);
-  controls.append(exLabel, textRow, sharedLabel, viewBox);
-  top.append(title, controls);
+  textRow.append(textInput);
+  options.append(sharedLabel, viewBox);
+  controls.append(exLabel, textRow, options);
 
-  const exTitle = h("div", "attn-note");
+  // a line for the text box's answer and the example's note (e.g. what was cut)
+  const noteLine = h("div", "attn-note");
+  const noteText = h("span", "attn-note-text");
+  noteLine.append(textStatus, noteText);
   const sentence = h("div", "attn-sentence");
   const strips = h("div", "attn-strips");
 
@@ -191,7 +194,7 @@ function render({ model, el }) {
   const side = h("div", "attn-side");
   side.append(grid, legend, readout);
   main.append(panel, side);
-  root.append(top, exTitle, sentence, strips, main);
+  root.append(title, controls, noteLine, sentence, strips, main);
 
   // --- small helpers ----------------------------------------------------------------------
   const ex = () => data.examples[st.ex];
@@ -260,8 +263,8 @@ function render({ model, el }) {
     const e = ex();
     const [Tq, Tk] = data.shape(st.ex);
     exSelect.value = String(st.ex);
-    exTitle.textContent = e.note ? `${e.title}: ${e.note}` : "";
-    exTitle.style.display = e.note ? "" : "none";
+    noteText.textContent = e.note ? `${e.title}: ${e.note}` : "";
+    showNote();
     legendMasked.style.display = e.causal ? "" : "none";
     strips.innerHTML = "";
     if (e.self_attention) {
@@ -495,6 +498,7 @@ function render({ model, el }) {
     const vmax = data.vmax(st.ex, st.layer, st.head, st.shared);
     const best = topKeys(w, q, Tk, 3);
     sentence.textContent = describe(q, best);
+    sentence.title = sentence.textContent;
     root.dataset.query = String(q);
     root.dataset.pinned = String(st.query);
     // the text, coloured by the query's weights (the heatmap's row, same colours)
@@ -576,6 +580,14 @@ function render({ model, el }) {
     const masked = (j) => (Number.isNaN(w[q * Tk + j]) ? " attn-masked" : "");
     const keys = best.map(([, j]) => j);
     showLabels(linesRight, keys, Math.ceil(LABEL_PX / rowK), "attn-lr", masked);
+  }
+
+  // the text box's answer, unless it is the note of the example shown (the typed one)
+  function showNote() {
+    const e = ex();
+    const status = textStatus.textContent;
+    textStatus.style.display = status && status !== e.note ? "" : "none";
+    noteLine.style.display = noteText.textContent || textStatus.style.display === "" ? "" : "none";
   }
 
   function drawAll() {
@@ -713,6 +725,7 @@ function render({ model, el }) {
     ev.preventDefault();
     textStatus.textContent = "waiting for the kernel…";
     textStatus.className = "attn-text-status attn-waiting";
+    showNote();
     model.set("text", textInput.value);
     model.set("text_submits", (model.get("text_submits") || 0) + 1);
     model.save_changes();
@@ -759,6 +772,7 @@ function render({ model, el }) {
       textStatus.textContent = msg;
       textStatus.title = msg;
       textStatus.className = "attn-text-status";
+      showNote();
     },
     "change:text": () => {
       if (document.activeElement !== textInput) textInput.value = model.get("text");
@@ -785,7 +799,6 @@ function render({ model, el }) {
 
   buildControls();
   textInput.value = model.get("text") || "";
-  textStatus.textContent = model.get("text_status") || "";
   drawAll();
   return () => {
     for (const ev in onModel) model.off(ev, onModel[ev]);
