@@ -49,9 +49,10 @@ class Data {
     this.examples = model.get("examples") || [];
     this.L = model.get("n_layers");
     this.H = model.get("n_heads");
-    const buf = model.get("weights");
-    const view = buf instanceof DataView ? buf : new DataView(buf.buffer || buf);
-    this.raw = view;
+    const buf = model.get("weights") || new ArrayBuffer(0); // a DataView from ipywidgets
+    this.raw = ArrayBuffer.isView(buf)
+      ? new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+      : new DataView(buf);
     this.scores = model.get("scores") || [];
     this.colors = (model.get("colors") || []).map(hexToRgb);
     this.cache = new Map();
@@ -267,6 +268,9 @@ function render({ model, el }) {
     showNote();
     legendMasked.style.display = e.causal ? "" : "none";
     strips.innerHTML = "";
+    // one head: no grid of thumbnails, so the text goes beside the heatmap (less to scroll)
+    if (data.L * data.H === 1) side.prepend(strips);
+    else root.insertBefore(strips, main);
     if (e.self_attention) {
       tokSpans = buildStrip(e.keys, "attn-strip-self", "");
       qSpans = tokSpans;
