@@ -2,10 +2,14 @@
 
 The heatmap (:func:`draw_attention`) puts one head's weights ``(T_q, T_k)`` on an axes: rows
 are the queries (the tokens that attend), columns the keys (the tokens attended to), each row
-sums to 1 (or is 0 where everything is masked), and the chosen query's row is outlined. It is
-the picture of :func:`plot_attention`, :func:`plot_attention_grid`, of every head in
-``viz.transformer.plot_layer_heads``, and of the attention explorer's image
-(``course_lib.widgets.attention``).
+sums to 1 (or is 0 where everything is masked), the chosen query's row is outlined, and future
+(masked) positions can be drawn grey rather than as zero weights. It is the picture of
+:func:`plot_attention`, :func:`plot_attention_grid`, of every head in
+``viz.transformer.plot_layer_heads``, and of :func:`plot_attention_view`, the static fallback of
+the attention explorer (``course_lib.widgets.attention``, drawn in the browser), which also
+says the explorer's sentence (:func:`describe_query`). :func:`plot_attention_view` uses
+matplotlib's ``Figure`` API, not pyplot, so it may be drawn from any thread; :func:`figure_png`
+renders a figure under a lock.
 
 The plots take examples, plain data rather than a model, so one picture serves lesson 04's
 seq2seq model (target words attending to source words) and lesson 05's transformer (a text
