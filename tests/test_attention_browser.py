@@ -1,10 +1,11 @@
-"""Lesson 05's attention-map explorer in a real browser: JupyterLab on 127.0.0.1, headless Chromium.
+"""Lesson 05's attention explorer in a real browser: JupyterLab on 127.0.0.1, headless Chromium.
 
 Reuses the harness of ``tests/test_browser.py`` (its fixtures and helpers), so it is marked
 ``browser`` and skipped, with the same message, where Debian's Chromium is missing. The lesson's
-own cells (in fast mode) train the model the explorer shows; then the test picks another head and
-another layer in the dropdowns, as a learner would, and checks that the heatmap is redrawn each
-time. Every request that is not to 127.0.0.1 is blocked: the explorer works offline.
+own cells (in fast mode) train the model the explorer shows; then the test hovers a character and
+clicks another head's thumbnail, as a learner would, and checks that the view follows, drawn in
+the browser. Every request that is not to 127.0.0.1 is blocked: the explorer works offline. (The
+explorer itself is tested in depth, on a scratch notebook, by ``test_attention_view_browser.py``.)
 """
 
 from __future__ import annotations
@@ -22,44 +23,25 @@ from test_browser import (  # noqa: F401  (browser, lab and page are fixtures us
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=ENABLE)]
 
-HEATMAP = (
-    "document.querySelector('.attn-explorer img.attn-heatmap, .attn-explorer .attn-heatmap img')"
-)
-ALL_HEADS = "document.querySelector('img.gpt-attn-heads, .gpt-attn-heads img')"
+VIEW = "document.querySelector('.attn-view')"
 
 
-def _src(pg, query: str) -> str:
-    return pg.evaluate(f"() => {{ const i = {query}; return i ? i.src : ''; }}")
-
-
-def _wait_changed(pg, query: str, old: str) -> None:
-    pg.wait_for_function(
-        f"(old) => {{ const i = {query}; return !!i && !!i.src && i.src !== old; }}",
-        arg=old,
-        timeout=30_000,
-    )
-
-
-def test_attention_explorer_redraws_for_another_head_and_layer(page, lab):  # noqa: F811
+def test_lesson_05_explorer_follows_the_mouse_and_the_thumbnails(page, lab):  # noqa: F811
     run_through(page, lab, "05_transformer.ipynb", "GPTAttentionExplorer(", timeout_s=300)
-    explorer = page.locator(".attn-explorer").first
-    explorer.wait_for(timeout=60_000)
-    _wait_changed(page, HEATMAP, "")  # the first picture is there (a blob: URL per picture)
+    view = page.locator(".attn-view").first
+    view.wait_for(timeout=60_000)
+    view.scroll_into_view_if_needed()
+    assert view.get_attribute("data-query") == "63"  # opens at the last position (block 64)
+    thumbs = view.locator(".attn-thumb")
+    assert thumbs.count() == 8  # 2 layers x 4 heads
     shot(page, "attention-explorer-before")
-    first_heatmap, first_heads = _src(page, HEATMAP), _src(page, ALL_HEADS)
-    assert first_heads.startswith(("blob:", "data:")), "the all-heads picture is missing"
 
-    head = explorer.locator(".attn-head select")
-    assert head.locator("option").count() >= 2
-    head.select_option(index=1)
-    _wait_changed(page, HEATMAP, first_heatmap)
-    after_head = _src(page, HEATMAP)
+    view.locator(".attn-strip-self .attn-tok").nth(10).hover()
+    page.wait_for_function(f"() => {VIEW}.dataset.query === '10'", timeout=5_000)
+    assert view.locator(".attn-sentence").inner_text().startswith("position 10 ")
 
-    layer = explorer.locator(".attn-layer select")
-    assert layer.locator("option").count() >= 2
-    layer.select_option(index=1)
-    _wait_changed(page, HEATMAP, after_head)
-    _wait_changed(page, ALL_HEADS, first_heads)  # all heads of the new layer at a glance
-    assert len({first_heatmap, after_head, _src(page, HEATMAP)}) == 3
+    view.locator(".attn-thumb[data-layer='1'][data-head='1']").click()
+    assert view.locator(".attn-panel-title").inner_text().startswith("layer 1, head 1")
+    assert view.locator(".attn-thumb.attn-selected").get_attribute("data-layer") == "1"
     shot(page, "attention-explorer-after")
     assert not [u for u in page.blocked if "127.0.0.1" in u]

@@ -30,28 +30,23 @@ def _close_figures():
     plt.close("all")
 
 
-def test_explorer_controls_redraw(tiny_model):
+def test_explorer_sends_every_head_of_every_text(tiny_model):
+    from course_lib.widgets.attention_view import decode_weights
     from course_lib.widgets.transformer import GPTAttentionExplorer
 
     model, tok = tiny_model
     explorer = GPTAttentionExplorer(model, tok, [TEXT[:20], TEXT[20:44]], title="test")
-    assert "gpt-attn-explorer" in explorer.widget._dom_classes
-    assert "attn-explorer" in explorer.explorer.widget._dom_classes
     assert explorer.examples[1]["weights"].shape == (2, 2, 24, 24)  # cropped to block_size
-    pictures, heads = set(), set()
-    for layer in (0, 1):
-        explorer.explorer.layer.value = layer
-        heads.add(explorer.heads.value)
-        for head in (0, 1):
-            explorer.explorer.head.value = head
-            pictures.add(explorer.explorer.image.value)
-    assert len(pictures) == 4 and len(heads) == 2
-    explorer.explorer.example.value = 1
-    assert explorer.heads.value not in heads  # the all-heads picture follows the text
-    assert "layer 1" in explorer.caption.value
+    w = explorer.widget
+    assert (w.n_layers, w.n_heads, w.title) == (2, 2, "test")
+    sent = decode_weights(w.weights, w.examples, 2, 2)
+    maps = tfm.attention_maps(model, tok.encode(TEXT[20:44]))
+    assert torch.allclose(torch.tensor(sent[1]).nan_to_num(), maps.double(), atol=2e-5)
+    explorer.example, explorer.layer, explorer.head = 1, 1, 1
+    assert explorer.selection == {"example": 1, "layer": 1, "head": 1, "query": 19}  # kept
     fig = explorer.static_figure(example=0, layer=1)
-    assert len([ax for ax in fig.axes if ax.images]) == 2
-    assert repr(explorer) == "GPTAttentionExplorer(2 texts, 2 layers, 2 heads)"
+    assert len([ax for ax in fig.axes if ax.images]) == 1 + 4  # the head, and every head
+    assert repr(explorer) == "GPTAttentionExplorer(2 examples, 2 layers, 2 heads)"
 
 
 def test_plot_layer_heads_checks_shapes(tiny_model):

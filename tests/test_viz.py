@@ -79,6 +79,11 @@ TINY = {
     ),
     "attention.plot_attention": lambda m: m.plot_attention(EXAMPLE, query=1),
     "attention.plot_attention_grid": lambda m: m.plot_attention_grid([EXAMPLE, EXAMPLE]),
+    "attention.plot_attention_view": lambda m: m.plot_attention_view(
+        m.attention_example(list("ab\nc"), list("ab\nc"), np.tril(np.full((1, 2, 4, 4), 0.25))),
+        head=1,
+        scores={"prev": np.full((1, 2), 0.5)},
+    ),
     "attention.plot_seq2seq_diagram": lambda m: m.plot_seq2seq_diagram(["a"], ["b"]),
     "attention.plot_accuracy_by_length": lambda m: m.plot_accuracy_by_length(
         {"with attention": ([1, 2], [1.0, 1.0]), "x": ([1, 2], [1.0, 0.5])}

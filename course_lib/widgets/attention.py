@@ -4,181 +4,294 @@ It takes plain data, not a model: a list of examples built by
 :func:`course_lib.viz.attention.attention_example` (tokens and weights ``(layers, heads, T_q,
 T_k)``), so the same explorer serves lesson 04's seq2seq model (one layer, one head, target words
 attending to source words) and lesson 05's transformer (several layers and heads, a text
-attending to itself). :class:`AttentionExplorer` shows the heatmap of one head
-(:func:`course_lib.viz.attention.draw_attention`) with the chosen query's row outlined, and the
-source tokens coloured by that query's weights. Its static fallback, for readers without live
-widgets (GitHub, exported HTML, PDF), is :func:`course_lib.viz.attention.plot_attention_grid`.
+attending to itself; :class:`course_lib.widgets.transformer.GPTAttentionExplorer` builds its
+examples from a model).
 
-matplotlib and ipywidgets are imported inside functions: importing this module stays headless.
+:class:`AttentionExplorer` is drawn in the browser (:mod:`course_lib.widgets.attention_view`):
+the data is sent once and every interaction happens there, with no kernel round trip. What it
+shows:
+
+* the text coloured by the query's weights, with the query outlined (hover a token to look at
+  it, click to keep it; the arrow keys move it); future positions are grey, not zero;
+* a sentence: "position 27 't' attends most to position 26 'h' (1 back, 0.31), then ...";
+* the chosen head's heatmap (same colour scale as the text, with a legend) or a lines view;
+* for several heads, a layers x heads grid of thumbnails, each with its head scores
+  (:mod:`course_lib.heads`); one click selects a head. A checkbox puts every head on one
+  colour scale.
+
+It opens at the last position of the first example. The selection is readable and settable from
+Python: ``explorer.example, explorer.query = 1, 3``. Its static fallback, for readers without
+live widgets (GitHub, exported HTML, PDF), is :meth:`AttentionExplorer.static_figure`
+(:func:`course_lib.viz.attention.plot_attention_view`).
+
+ipywidgets, anywidget and matplotlib are imported inside functions: importing this module stays
+headless.
 """
 
 from __future__ import annotations
 
-import html
-import io
+import math
 
 import numpy as np
 
-from ..viz.attention import attention_example, draw_attention, example_list, plot_attention_grid
-from ..viz.style import QUERY_OUTLINE, visible
+from .. import heads
+from ..viz.attention import attention_example, describe_query, example_list
+from .attention_view import SELECTION, decode_weights, encode_weights, example_payload
 
 __all__ = ["AttentionExplorer", "attention_example"]
 
-
-def _tokens_html(example, layer, head, query) -> str:
-    w = example["weights"][layer, head, query]  # (T_k,)
-    top = max(float(w.max()), 1e-9)
-    spans = []
-    for tok, a in zip(example["source"], w, strict=True):
-        alpha = float(a) / top
-        colour = "white" if alpha > 0.6 else "black"
-        spans.append(
-            f'<span title="{a:.3f}" style="background: rgba(68, 1, 84, {alpha:.3f}); '
-            f"color: {colour}; padding: 2px 4px; margin: 1px; border-radius: 3px; "
-            f'font-family: monospace; display: inline-block">{html.escape(visible(tok))}</span>'
-        )
-    q_tok = html.escape(visible(example["target"][query]))
-    best = int(np.argmax(w))
-    return (
-        f'<div class="attn-tokens"><b>query {query}: <code>{q_tok}</code></b> attends most to '
-        f"<code>{html.escape(visible(example['source'][best]))}</code> "
-        f"(weight {float(w[best]):.2f})<br>{''.join(spans)}</div>"
-    )
+SHOWN = {"previous": "prev", "first": "first", "induction": "ind"}
+"""Head scores printed on each thumbnail (the others are in its tooltip), and their labels."""
+LABELS = {**SHOWN, "line_start": "line", "duplicate": "dup"}
 
 
 class AttentionExplorer:
-    """Interactive view of attention weights (ipywidgets, works offline).
+    """Interactive view of attention weights, drawn in the browser (works offline).
 
     Args:
         examples: a list of :func:`attention_example` dicts (all with the same layers and heads).
-        title: a line shown above the controls.
-        dpi: resolution of the heatmap image.
+        title: a line shown above the view.
+        titles: one title per example (shown in its menu and above it), e.g. lesson 06's
+            true and predicted play; default: each example's own.
+        induction: optional ``(L, H)`` induction scores of the model's heads
+            (:func:`course_lib.heads.induction_scores`), shown on the thumbnails, with
+            ``induction_chance`` (the score of a head that does not choose).
+        query_name, key_name: what queries and keys are called when they are different texts
+            (lesson 04: ``"target"`` words attending to ``"source"`` words).
+        text_callback: ``f(text) -> (example or None, message)``; given, the view has a text
+            box, and a typed text (Enter) becomes a new example (the only interaction that asks
+            the kernel).
 
-    The controls are ``Dropdown``s described ``"example"``, ``"layer"`` and ``"head"`` and an
-    ``IntSlider`` described ``"query"`` (attributes ``example``, ``layer``, ``head``,
-    ``query``); the picture is an ``Image`` widget (``image``) and the coloured tokens an
-    ``HTML`` widget (``tokens``). The root box (``widget``) has the CSS class ``attn-explorer``.
-    Display the explorer as the last expression of a cell; :meth:`static_figure` draws the
-    fallback figure.
+    The selection is the properties ``example``, ``layer``, ``head`` and ``query`` (and
+    ``shared_scale``, ``view``: ``"heatmap"`` or ``"lines"``): clicking in the browser sets
+    them, setting them redraws the browser's view. ``widget`` is the
+    :class:`~course_lib.widgets.attention_view.AttentionView` (CSS class ``attn-view``
+    inside). Display the explorer as the last expression of a cell; :meth:`static_figure`
+    draws the fallback figure, :meth:`describe` says the sentence.
     """
 
-    def __init__(self, examples, *, title: str = "", dpi: int = 90):
-        import ipywidgets as widgets
+    def __init__(
+        self,
+        examples,
+        *,
+        title: str = "",
+        titles=None,
+        induction=None,
+        induction_chance: float | None = None,
+        query_name: str = "target",
+        key_name: str = "source",
+        text_callback=None,
+    ):
+        from .attention_view import AttentionView, colormap
 
-        self.examples = example_list(examples)
-        self.dpi = dpi
-        self._cache: dict = {}  # (example, layer, head) -> rendered heatmap
-        self.renders = 0  # how many times the picture was drawn (tests watch it)
+        self.examples = _with_titles(example_list(examples), titles)
+        self.induction = None if induction is None else np.asarray(induction, dtype=float)
+        self.induction_chance = induction_chance
+        self.query_name, self.key_name = query_name, key_name
+        self.text_callback = text_callback
+        self.typed: int | None = None  # index of the example made from typed text
         L, H = self.examples[0]["weights"].shape[:2]
-        self.example = widgets.Dropdown(
-            options=[(f"{i}: {e['title']}", i) for i, e in enumerate(self.examples)],
-            value=0,
-            description="example",
-            layout=widgets.Layout(width="min(100%, 640px)"),
-        )
-        self.layer = widgets.Dropdown(options=list(range(L)), value=0, description="layer")
-        self.head = widgets.Dropdown(options=list(range(H)), value=0, description="head")
-        self.query = widgets.IntSlider(value=0, min=0, max=0, description="query")
-        for w in (self.layer, self.head):
-            w.layout.width = "160px"
-            w.add_class(f"attn-{w.description}")
-        self.example.add_class("attn-example")
-        self.query.add_class("attn-query")
-        self.image = widgets.Image(format="png")
-        self.image.add_class("attn-heatmap")
-        self.tokens = widgets.HTML()
-        parts = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-        self.widget = widgets.VBox(
-            parts
-            + [
-                self.example,
-                widgets.HBox([self.layer, self.head, self.query]),
-                self.tokens,
-                self.image,
-            ]
-        )
-        self.widget.add_class("attn-explorer")
-        self._set_query_range()
-        self.example.observe(self._on_example, names="value")
-        for w in (self.layer, self.head, self.query):
-            w.observe(self._redraw, names="value")
-        self._redraw()
+        _check_induction(self.induction, (L, H))
+        self.widget = AttentionView(title=title, n_layers=L, n_heads=H, colors=colormap())
+        self.widget.text_box = text_callback is not None
+        self._send(example=0, query=self._last(0))
+        self.widget.observe(self._on_text, names="text_submits")
 
-    # --- callbacks ---
-    def _set_query_range(self):
-        T_q = self.examples[self.example.value]["weights"].shape[2]
-        self.query.max = T_q - 1
-        self.query.value = min(self.query.value, T_q - 1)
+    # --- the selection -------------------------------------------------------------------------
+    example = property(lambda self: self.widget.example, lambda self, v: self._set("example", v))
+    layer = property(lambda self: self.widget.layer, lambda self, v: self._set("layer", v))
+    head = property(lambda self: self.widget.head, lambda self, v: self._set("head", v))
+    query = property(lambda self: self.widget.query, lambda self, v: self._set("query", v))
+    shared_scale = property(
+        lambda self: self.widget.shared_scale, lambda self, v: self._set("shared_scale", v)
+    )
+    view = property(lambda self: self.widget.view, lambda self, v: self._set("view", v))
 
-    def _on_example(self, change=None):
-        with self.query.hold_trait_notifications():
-            self._set_query_range()
-        self._redraw()
+    def _set(self, name, value):
+        setattr(self.widget, name, value)
 
-    def _redraw(self, change=None):
-        ex = self.examples[self.example.value]
-        layer, head, query = self.layer.value, self.head.value, self.query.value
-        self.tokens.value = _tokens_html(ex, layer, head, query)
-        self.image.value = self._png(ex, layer, head, query)
-        self.renders += 1
+    @property
+    def selection(self) -> dict:
+        """``{"example": ..., "layer": ..., "head": ..., "query": ...}``: what is shown."""
+        return {k: getattr(self.widget, k) for k in SELECTION}
 
-    def _base(self, layer, head):
-        """The heatmap of the current example, layer and head, drawn once and cached as pixels,
-        with the pixel rows and columns of its cells (moving the query only recolours pixels)."""
-        key = (self.example.value, layer, head)
-        if key not in self._cache:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
+    def describe(self, k: int = 3) -> str:
+        """The sentence the view shows for the current selection (the top ``k`` keys), from
+        the weights as the browser has them (to 1.5e-5), so both say the same."""
+        ex = dict(self.examples[self.example], weights=self._sent[self.example])
+        return describe_query(ex, self.layer, self.head, self.query, k)
 
-            ex = self.examples[key[0]]
-            T_q, T_k = ex["weights"].shape[2:]
-            fig = Figure(
-                figsize=(min(2.5 + 0.3 * T_k, 12), min(1.5 + 0.28 * T_q, 10)), dpi=self.dpi
+    # --- the data sent to the browser ----------------------------------------------------------
+    def _last(self, example: int) -> int:
+        return self.examples[example]["weights"].shape[2] - 1
+
+    def _send(self, example: int, query: int) -> None:
+        """Send every example (weights, tokens, scores) and select ``example`` and ``query``."""
+        buffer, offsets = encode_weights(self.examples)
+        payloads = [
+            example_payload(e, o, query_name=self.query_name, key_name=self.key_name)
+            for e, o in zip(self.examples, offsets, strict=True)
+        ]
+        L, H = self.examples[0]["weights"].shape[:2]
+        sent = decode_weights(buffer, payloads, L, H)  # what the browser reads, NaN: masked
+        self._sent = [np.nan_to_num(w).astype(np.float32).astype(float) for w in sent]
+        with self.widget.hold_sync():
+            self.widget.examples = payloads
+            self.widget.weights = buffer
+            self.widget.scores = self._scores()
+            self.widget.example = example
+            self.widget.query = query
+
+    def _scores(self) -> list[dict]:
+        """Head scores per example: ``{"key", "label", "help", "show", "values", "chance"}``,
+        ``values[example][layer][head]`` rounded to 3 decimals (None where undefined)."""
+        per_example = [_example_scores(e) for e in self.examples]
+        out = []
+        for key, help_text in heads.SCORES.items():
+            if key == "induction":
+                if self.induction is None:
+                    continue
+                values = [_rounded(self.induction) for _ in self.examples]
+                chance = [self.induction_chance for _ in self.examples]
+            else:
+                if all(s is None for s in per_example):
+                    continue
+                values = [None if s is None else _rounded(s[0][key]) for s in per_example]
+                chance = [None if s is None else _round1(s[1][key]) for s in per_example]
+            out.append(
+                {
+                    "key": key,
+                    "label": LABELS[key],
+                    "help": help_text,
+                    "show": key in SHOWN,
+                    "values": values,
+                    "chance": chance,
+                }
             )
-            canvas = FigureCanvasAgg(fig)
-            ax = fig.add_subplot()
-            im = draw_attention(ax, ex["weights"][layer, head], ex["source"], ex["target"])
-            fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-            ax.set_title(f"layer {layer}, head {head}", fontsize=10)
-            fig.tight_layout()
-            canvas.draw()
-            pixels = np.asarray(canvas.buffer_rgba()).copy()  # (height, width, 4), top row first
-            (x0, y0), (x1, y1) = ax.transData.transform([(-0.5, -0.5), (T_k - 0.5, T_q - 0.5)])
-            height = pixels.shape[0]
-            rows = height - np.linspace(y0, y1, T_q + 1)  # pixel row of each cell edge
-            if len(self._cache) >= 64:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = (pixels, rows, (x0, x1))
-        return self._cache[key]
+        return out
 
-    def _png(self, ex, layer, head, query) -> bytes:
-        from matplotlib.colors import to_rgba
-        from matplotlib.image import imsave
+    def scores(self, example: int | None = None) -> dict[str, np.ndarray]:
+        """The head scores shown for ``example`` (default: the current one), ``{label: (L,
+        H)}``, as on the thumbnails."""
+        example = self.example if example is None else example
+        return {
+            s["label"]: np.array(s["values"][example], dtype=float)
+            for s in self.widget.scores
+            if s["show"] and s["values"][example] is not None
+        }
 
-        pixels, rows, (x0, x1) = self._base(layer, head)
-        img = pixels.copy()
-        r0, r1 = sorted((int(round(rows[query])), int(round(rows[query + 1]))))
-        c0, c1 = int(round(x0)), int(round(x1))
-        # outline the query's row by recolouring pixels: no redraw while the slider moves
-        red, t = np.round(np.array(to_rgba(QUERY_OUTLINE)) * 255).astype(img.dtype), 2
-        img[max(r0 - t, 0) : r0 + t, c0:c1] = red
-        img[max(r1 - t, 0) : r1 + t, c0:c1] = red
-        img[r0:r1, max(c0 - t, 0) : c0 + t] = red
-        img[r0:r1, max(c1 - t, 0) : c1 + t] = red
-        buf = io.BytesIO()
-        imsave(buf, img, format="png")
-        return buf.getvalue()
+    # --- the text box ----------------------------------------------------------------------------
+    def _on_text(self, change=None):
+        """A text typed in the browser: the callback turns it into an example (or says why
+        not); it replaces the previous typed example and is selected at its last position."""
+        try:
+            example, message = self.text_callback(self.widget.text)
+        except Exception as e:  # a message in the view, never a traceback in the log
+            example, message = None, f"could not show this text: {e}"
+        if example is not None:
+            example = _with_titles(example_list([example]), None)[0]
+            if self.typed is None:
+                self.typed = len(self.examples)
+                self.examples.append(example)
+            else:
+                self.examples[self.typed] = example
+            self._send(example=self.typed, query=self._last(self.typed))
+        self.widget.text_status = message
 
-    # --- display ---
+    # --- display -------------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def static_figure(self, n: int = 4, ncols: int = 2):
-        """The fallback figure: the first ``n`` examples for the selected layer and head."""
-        return plot_attention_grid(
-            self.examples[:n], layer=self.layer.value, head=self.head.value, ncols=ncols
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        bundle = dict(bundle)
+        bundle["text/plain"] = (
+            f"{self!r}: a live explorer (open the notebook in JupyterLab to use it; "
+            "static_figure() draws the same view as a picture)"
         )
+        return bundle
+
+    def to_html(self, path=None) -> str:
+        """The explorer as one HTML page that works offline in any browser, without Jupyter
+        (data, JavaScript and CSS inlined; no text box: there is no kernel). Written to
+        ``path`` when given; returns the HTML."""
+        from pathlib import Path
+
+        from .attention_view import standalone_html
+
+        page = standalone_html(self.widget, title=self.widget.title or repr(self))
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def static_figure(self, example=None, layer=None, head=None, query=None):
+        """The fallback figure: the view of the current selection (or of the given one), with
+        every head as a thumbnail and its scores (:func:`~course_lib.viz.attention.
+        plot_attention_view`)."""
+        from ..viz.attention import plot_attention_view
+
+        example = self.example if example is None else example
+        if query is None:
+            query = self.query if example == self.example else self._last(example)
+        layer = self.layer if layer is None else layer
+        head = self.head if head is None else head
+        scores = self.scores(example) or None
+        return plot_attention_view(self.examples[example], layer, head, query, scores=scores)
 
     def __repr__(self) -> str:
         L, H = self.examples[0]["weights"].shape[:2]
-        return f"AttentionExplorer({len(self.examples)} examples, {L} layers, {H} heads)"
+        return f"{type(self).__name__}({len(self.examples)} examples, {L} layers, {H} heads)"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _with_titles(examples: list[dict], titles) -> list[dict]:
+    """Copies of ``examples`` with ``titles`` (and the keys the explorer reads) set."""
+    if titles is not None:
+        _check_titles(titles, examples)
+    out = []
+    for i, e in enumerate(examples):
+        e = dict(e)
+        e.setdefault("causal", None)
+        e.setdefault("note", "")
+        if titles is not None:
+            e["title"] = str(titles[i])
+        out.append(e)
+    return out
+
+
+def _example_scores(example):
+    """``(scores, chance)`` of a self-attention example (:func:`course_lib.heads.head_scores`,
+    each ``(L, H)``), or None when queries and keys are different texts."""
+    if example["source"] != example["target"]:
+        return None
+    return (
+        heads.head_scores(example["weights"], example["source"]),
+        heads.chance_scores(example["source"]),
+    )
+
+
+def _round1(x):
+    return None if x is None or math.isnan(x) else round(float(x), 3)
+
+
+def _rounded(a) -> list | None:
+    a = np.asarray(a, dtype=float)
+    if np.all(np.isnan(a)):
+        return None
+    return [[_round1(v) for v in row] for row in a]
+
+
+def _check_titles(titles, examples) -> None:
+    if len(titles) != len(examples):
+        raise ValueError(
+            f"titles= needs one title per example: {len(examples)} examples, {len(titles)} titles"
+        )
+
+
+def _check_induction(induction, shape) -> None:
+    if induction is not None and induction.shape != shape:
+        raise ValueError(
+            f"induction= needs one score per head, shape (layers, heads) = {shape}; "
+            f"got {induction.shape}"
+        )
