@@ -5,10 +5,11 @@
     python benchmarks/bench_lstm_scale.py --fast    # a smoke run: a few steps, same code
     python benchmarks/bench_lstm_scale.py --write   # also write the results file lesson 03 reads
 
-Lesson 03 trains its LSTM (``course_lib.runs.RECIPES["lstm"]``: 256 units, 2700 steps) in about
-3.5 minutes and ends a quarter of a nat above its own training loss. Whether more capacity and more
-steps still help is a run too long for the lesson (see the times in the table), so it is measured
-here, and the lesson reads the results file this script writes (``--write``; full mode only).
+Lesson 03 trains its LSTM (``course_lib.runs.RECIPES["lstm"]``: 256 units, 2700 steps) in
+under 3 minutes and ends a quarter of a nat above its own training loss. Whether more capacity
+and more steps still help is a run too long for the lesson (see the times in the table), so it
+is measured here, and the lesson reads the results file this script writes (``--write``; full
+mode only).
 
 Runs, on the course's Shakespeare split with the shared loop (``runs.train_char_model``):
 

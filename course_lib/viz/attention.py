@@ -388,7 +388,8 @@ def plot_attention_view(
         masked=masked,
     )
     left.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=WEIGHT_LABEL)
-    ax.set_title(f"layer {layer}, head {head}: query {query} outlined", fontsize=TITLE_SIZE)
+    where = f"layer {layer}, head {head}: " if L * H > 1 else ""  # one head: no layer or head to name
+    ax.set_title(f"{where}query {query} outlined", fontsize=TITLE_SIZE)
     if right is not None:
         axes = right.subplots(L, H, squeeze=False)
         for (lay, h), a in np.ndenumerate(axes):

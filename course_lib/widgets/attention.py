@@ -239,7 +239,11 @@ class AttentionExplorer:
 
     def __repr__(self) -> str:
         L, H = self.examples[0]["weights"].shape[:2]
-        return f"{type(self).__name__}({len(self.examples)} examples, {L} layers, {H} heads)"
+        n = len(self.examples)
+        return (
+            f"{type(self).__name__}({n} example{'s' * (n != 1)}, {L} layer{'s' * (L != 1)}, "
+            f"{H} head{'s' * (H != 1)})"
+        )
 
 
 # --- helpers ----------------------------------------------------------------------------------
