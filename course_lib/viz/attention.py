@@ -388,7 +388,8 @@ def plot_attention_view(
         masked=masked,
     )
     left.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=WEIGHT_LABEL)
-    where = f"layer {layer}, head {head}: " if L * H > 1 else ""  # one head: no layer or head to name
+    # one head: no layer or head to name
+    where = f"layer {layer}, head {head}: " if L * H > 1 else ""
     ax.set_title(f"{where}query {query} outlined", fontsize=TITLE_SIZE)
     if right is not None:
         axes = right.subplots(L, H, squeeze=False)
