@@ -9,7 +9,7 @@ sums to 1 (or is 0 where everything is masked), the chosen query's row is outlin
 the attention explorer (``course_lib.widgets.attention``, drawn in the browser), which also
 says the explorer's sentence (:func:`describe_query`). :func:`plot_attention_view` uses
 matplotlib's ``Figure`` API, not pyplot, so it may be drawn from any thread; :func:`figure_png`
-renders a figure under a lock.
+(from ``viz.style``, shared by every widget) renders a figure under the drawing lock.
 
 The plots take examples, plain data rather than a model, so one picture serves lesson 04's
 seq2seq model (target words attending to source words) and lesson 05's transformer (a text
@@ -27,17 +27,17 @@ matplotlib is imported inside each function: importing this module stays headles
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from .style import (
+    DRAW_LOCK,  # noqa: F401 (re-exported: the lock every widget draws under)
     HEATMAP_CMAP,
     QUERY_OUTLINE,
     TEXT_SIZE,
     TITLE_SIZE,
     box,
     colors_for,
+    figure_png,
     heatmap_tick_size,
     tidy,
     visible,
@@ -59,7 +59,6 @@ __all__ = [
 
 WEIGHT_LABEL = "attention weight"
 MASKED_COLOUR = "#d6d6d6"  # future (masked) positions: grey, never the colour of weight 0
-DRAW_LOCK = threading.Lock()  # held while a figure is rendered to pixels (figure_png)
 
 # --- examples: what a heatmap shows -----------------------------------------------------------
 
@@ -425,25 +424,6 @@ def plot_attention_view(
     if example.get("title"):
         fig.suptitle(example["title"], fontsize=TITLE_SIZE + 1)
     return fig
-
-
-def figure_png(fig, dpi: int = 100) -> bytes:
-    """``fig`` rendered to PNG bytes, under :data:`DRAW_LOCK`, so that widget callbacks (kernel
-    threads) and cells can draw at the same time. A figure made with pyplot is closed."""
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    buf = io.BytesIO()
-    with DRAW_LOCK:
-        if not isinstance(fig.canvas, FigureCanvasAgg):
-            FigureCanvasAgg(fig)
-        fig.savefig(buf, format="png", dpi=dpi)
-    if getattr(fig, "number", None) is not None:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    return buf.getvalue()
 
 
 # --- lesson 04's pictures ---------------------------------------------------------------------

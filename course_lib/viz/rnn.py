@@ -204,6 +204,12 @@ def _grid(text: str, width: int):
     return rows, cols, r + 1
 
 
+def char_heatmap_size(text: str, width: int = 64) -> tuple[float, float]:
+    """The figure size (inches) of :func:`plot_char_heatmap` for ``text`` in lines of ``width``."""
+    _, _, n_rows = _grid(text, width)
+    return width * 0.14, n_rows * 0.28 + 0.5
+
+
 def plot_char_heatmap(
     text: str,
     values,
@@ -219,9 +225,11 @@ def plot_char_heatmap(
     """``text`` with each character's background coloured by ``values`` (one per character),
     as in Karpathy, Johnson & Fei-Fei (2015), and a colorbar named ``label``. Every character
     is drawn (no axes: a cell's place is its place in the text); whitespace shows as ``·``
-    (space), ``↵`` (newline) and ``→`` (tab)."""
-    import matplotlib.pyplot as plt
+    (space), ``↵`` (newline) and ``→`` (tab).
 
+    Given ``ax``, it draws there without touching pyplot (a widget callback passes the axes of
+    a ``matplotlib.figure.Figure``); without, it makes a pyplot figure of
+    :func:`char_heatmap_size`."""
     values = np.asarray(values, dtype=float)
     if len(values) != len(text):
         raise ValueError(
@@ -231,7 +239,9 @@ def plot_char_heatmap(
     grid = np.full((n_rows, width), np.nan)
     grid[rows, cols] = values
     if ax is None:
-        _, ax = plt.subplots(figsize=(width * 0.14, n_rows * 0.28 + 0.5))
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=char_heatmap_size(text, width))
     im = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
     for ch, r, c in zip(text, rows, cols, strict=True):
         ax.text(

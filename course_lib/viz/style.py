@@ -12,13 +12,20 @@
   both use it.
 * Diagram parts (:func:`box`, :func:`arrow`): the rounded boxes and arrows of the RNN, LSTM,
   seq2seq and GPT pictures.
+* Drawing from any thread (:func:`figure_png`, :data:`DRAW_LOCK`): widget callbacks run on a
+  kernel thread while a cell may be drawing with pyplot, which keeps global state and is not
+  thread-safe. A callback that draws builds a ``matplotlib.figure.Figure`` (no pyplot) and renders
+  it with :func:`figure_png`, under the one lock every widget shares; a blank picture is an error
+  (:class:`BlankFigureError`), never something to show or keep.
 
 Importing this module does not import matplotlib (the diagram parts import it when called).
 """
 
 from __future__ import annotations
 
+import io
 import re
+import threading
 
 # --- colours --------------------------------------------------------------------------------
 
@@ -185,3 +192,41 @@ def tidy(fig) -> None:
     ``layout="constrained"``, which arranges itself; tight_layout on it would only warn)."""
     if fig.get_layout_engine() is None:
         fig.tight_layout()
+
+
+# --- drawing from any thread ----------------------------------------------------------------
+
+DRAW_LOCK = threading.Lock()
+"""Held while a figure is rendered to pixels (:func:`figure_png`): one lock for every widget."""
+
+
+class BlankFigureError(RuntimeError):
+    """A figure rendered to a picture of one colour: nothing was drawn."""
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """``fig`` rendered to PNG bytes, under :data:`DRAW_LOCK`, so that widget callbacks (kernel
+    threads) and cells can draw at the same time. A figure made with pyplot is closed.
+
+    Raises :class:`BlankFigureError` if every pixel has the same colour, so a caller never shows
+    or caches a blank picture."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buf = io.BytesIO()
+    with DRAW_LOCK:
+        if not isinstance(fig.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(fig)
+        fig.savefig(buf, format="png", dpi=dpi)
+        pixels = np.asarray(fig.canvas.buffer_rgba())  # what savefig just drew
+        blank = bool((pixels == pixels[0, 0]).all())
+    if getattr(fig, "number", None) is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    if blank:
+        raise BlankFigureError(
+            f"the figure rendered blank ({pixels.shape[1]}x{pixels.shape[0]} pixels of one "
+            "colour): nothing was drawn on it"
+        )
+    return buf.getvalue()
