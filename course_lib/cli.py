@@ -135,6 +135,7 @@ def execute_notebook(
             allow_errors=allow_errors,
             interrupt_on_timeout=True,
             record_timing=False,
+            store_widget_state=True,  # saved in the notebook: exported HTML draws the widgets
             resources={"metadata": {"path": str(workdir or NOTEBOOKS)}},
         )
         if progress:
@@ -266,7 +267,8 @@ def cmd_grade(args) -> int:
 
 def cmd_run(args) -> int:
     import nbformat
-    from nbconvert import HTMLExporter
+
+    from .export import export_html
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -276,8 +278,7 @@ def cmd_run(args) -> int:
             path, timeout=args.timeout, fast=args.fast, allow_errors=args.keep_going, progress=True
         )
         nbformat.write(nb, out / path.name)
-        body, _ = HTMLExporter().from_notebook_node(nb)
-        (out / f"{path.stem}.html").write_text(body, encoding="utf-8")
+        export_html(nb, out / f"{path.stem}.html")  # renders offline: scripts in out/vendor/
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
         if errors:
             failed.append(path.name)
