@@ -15,7 +15,8 @@ relative URL into a ``vendor/`` folder it copies beside the page:
   module name ``anywidget`` at it (the renderer would otherwise fetch it from jsdelivr).
 * ``vendor/mathjax/`` (MathJax 3.2.2, ``tex-chtml-full.js`` and its fonts): the maths of the
   Markdown cells, with the delimiters JupyterLab uses (``$...$``, ``$$...$$``, ``\\(...\\)``,
-  ``\\[...\\]``). A Mermaid diagram is left as its source (its library is not shipped).
+  ``\\[...\\]``); ipywidgets' labels call MathJax 2's ``MathJax.Hub.Queue``, which the page
+  answers with MathJax 3. A Mermaid diagram is left as its source (its library is not shipped).
 
 The vendored files, their versions, sources and licences are listed in
 ``course_lib/widgets/static/vendor/README.md``. Pages exported to one folder share its
@@ -53,7 +54,18 @@ window.MathJax = {
   options: {ignoreHtmlClass: "tex2jax_ignore", processHtmlClass: "tex2jax_process"},
 };
 </script>
-<script defer src="vendor/mathjax/tex-chtml-full.js"></script>
+<script src="vendor/mathjax/tex-chtml-full.js"></script>
+<script>
+// ipywidgets typesets a widget's label with MathJax 2's MathJax.Hub.Queue: answer with MathJax 3
+if (window.MathJax && MathJax.startup) {
+  MathJax.Hub = {Queue: function (job) {
+    var el = Array.isArray(job) ? job[2] : undefined;
+    MathJax.startup.promise = MathJax.startup.promise.then(function () {
+      return MathJax.typesetPromise(el ? [el] : undefined);
+    });
+  }};
+}
+</script>
 {%- endblock html_head_js_mathjax -%}
 
 {%- block html_head_js_mermaidjs -%}
