@@ -28,18 +28,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' harness: Chromium, the URL filter
+
+from browser_harness import CHROMIUM, block_non_local, launch  # noqa: E402
 
 PROBE = (ROOT / "benchmarks" / "attention_view_probe.js").read_text()
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def build_explorer(texts: int, positions: int, layers: int, heads: int):
@@ -71,18 +64,9 @@ def measure(explorer, repeats: int, viewport=(1280, 720)) -> dict:
         page_path = Path(tmp) / "explorer.html"
         explorer.to_html(page_path)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch(p)
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-            blocked = []
-
-            def local_only(route):
-                if route.request.url.startswith(("file:", "data:", "blob:", "http://127.0.0.1")):
-                    route.continue_()
-                else:
-                    blocked.append(route.request.url)
-                    route.abort()
-
-            context.route("**/*", local_only)
+            blocked = block_non_local(context)
             page = context.new_page()
             page.goto(page_path.as_uri())
             page.wait_for_function("() => window.attnReady === true", timeout=30_000)
@@ -117,7 +101,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         print(f"needs Debian's Chromium at {CHROMIUM} (sudo apt-get install chromium)")
         return 1
     explorer = build_explorer(args.texts, args.positions, args.layers, args.heads)

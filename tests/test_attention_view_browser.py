@@ -21,6 +21,7 @@ import time
 
 import nbformat
 import pytest
+from browser_harness import block_non_local, kernel_idle, run_cell, wait_idle
 from test_browser import (  # noqa: F401  (browser and lab are fixtures used below)
     ARTIFACTS,
     CHROMIUM,
@@ -86,62 +87,25 @@ def nb(browser, lab):  # noqa: F811
     notebook.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
     nbformat.write(notebook, lab["root"] / NOTEBOOK)
     context = browser.new_context(viewport={"width": 1280, "height": 720})
-    blocked = []
-
-    def only_localhost(route):
-        url = route.request.url
-        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    context.route("**/*", only_localhost)
+    blocked = block_non_local(context)
     page = context.new_page()
     page.blocked = blocked
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.goto(f"{lab['base']}/lab/workspaces/v{time.time_ns()}/tree/{NOTEBOOK}?token={TOKEN}&reset")
-    _wait_idle(page, 120)
+    wait_idle(page, 120)
     for i in (0, 1, 2):
-        _run_cell(page, i)
-    _wait_idle(page, 180)
+        run_cell(page, i)
+    wait_idle(page, 180)
     page.locator(SEQ_VIEW).wait_for(timeout=60_000)
     yield page
     context.close()
 
 
-def _kernel_idle(page) -> bool:
-    return page.evaluate(
-        "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        " const k = w && w.sessionContext && w.sessionContext.session &&"
-        " w.sessionContext.session.kernel; return !!k && k.status === 'idle'"
-        " && !w.content.widgets.some(c => c.model.type === 'code' && c.promptNode"
-        " && c.promptNode.textContent.includes('*')); }"
-    )
-
-
-def _wait_idle(page, timeout_s: float) -> None:
-    time.sleep(1.0)
-    deadline = time.time() + timeout_s
-    while not _kernel_idle(page):
-        assert time.time() < deadline, f"the kernel was still busy after {timeout_s} s"
-        time.sleep(0.5)
-
-
-def _run_cell(page, i: int) -> None:
-    page.evaluate(
-        "(i) => { const w = window.jupyterapp.shell.currentWidget;"
-        " w.content.activeCellIndex = i;"
-        " window.jupyterapp.commands.execute('notebook:run-cell'); }",
-        i,
-    )
-
-
 def _probe(page) -> str:
     """Run cell 3 and return its output: the kernel's view of both explorers."""
-    _run_cell(page, 3)
-    _wait_idle(page, 60)
+    run_cell(page, 3)
+    wait_idle(page, 60)
     return page.evaluate(
         "() => window.jupyterapp.shell.currentWidget.content.widgets[3].outputArea.node.innerText"
     )
@@ -242,7 +206,7 @@ def test_typing_a_curly_apostrophe_is_fixed_not_a_traceback(nb):
 def test_the_view_answers_while_the_kernel_is_busy(nb):
     gpt = nb.locator(GPT_VIEW)
     gpt.locator(".attn-example select").select_option("0")
-    _run_cell(nb, 4)  # time.sleep(15)
+    run_cell(nb, 4)  # time.sleep(15)
     nb.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
         " === 'busy'",
@@ -259,11 +223,11 @@ def test_the_view_answers_while_the_kernel_is_busy(nb):
     _token(nb, GPT_VIEW, 40).click()
     gpt.locator(".attn-thumb[data-layer='0'][data-head='3']").click()
     assert gpt.locator(".attn-panel-title").inner_text().startswith("layer 0, head 3")
-    assert not _kernel_idle(nb) and time.time() - t0 < 10  # all of it while the kernel slept
+    assert not kernel_idle(nb) and time.time() - t0 < 10  # all of it while the kernel slept
     latencies = gpt.evaluate("(r) => r._timings.filter(t => t.latency).map(t => t.latency)")
     print(f"\nwhile the kernel was busy: {len(latencies)} events, input to DOM "
           f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms")  # fmt: skip
-    _wait_idle(nb, 60)
+    wait_idle(nb, 60)
     assert "GPT {'example': 0, 'layer': 0, 'head': 3, 'query': 40}" in _probe(nb)
 
 

@@ -21,15 +21,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser_harness import (  # noqa: F401  (CHROMIUM and ENABLE: other browser tests import them)
+    CHROMIUM,
+    ENABLE,
+    KERNEL_BUSY,
+    KERNEL_IDLE,
+    block_non_local,
+    launch,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = "course-browser-test"
-
-ENABLE = (
-    "needs Debian's Chromium at /usr/bin/chromium: `sudo apt-get install chromium` enables them"
-)
 if not CHROMIUM.exists() and os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
     raise RuntimeError(f"COURSE_REQUIRE_BROWSER=1 but the browser tests {ENABLE}")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=ENABLE)]
@@ -116,19 +119,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        b = launch(p)
         yield b
         b.close()
 
@@ -136,17 +127,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    blocked = []
-
-    def only_localhost(route):
-        url = route.request.url
-        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    context.route("**/*", only_localhost)
+    blocked = block_non_local(context)
     pg = context.new_page()
     pg.blocked = blocked
     yield pg
@@ -159,12 +140,7 @@ def open_and_run(page, lab, name: str, timeout_s: int = 240, upto: int | None = 
     # a fresh workspace: JupyterLab would otherwise restore the previous test's notebook
     workspace = f"t{time.time_ns()}"
     page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{name}?token={TOKEN}&reset")
-    idle = (
-        "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        " const k = w && w.sessionContext && w.sessionContext.session &&"
-        " w.sessionContext.session.kernel; return !!k && k.status === 'idle'; }"
-    )
-    page.wait_for_function(idle, timeout=120_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
     if upto is None:
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     else:
@@ -176,15 +152,9 @@ def open_and_run(page, lab, name: str, timeout_s: int = 240, upto: int | None = 
             " await window.jupyterapp.commands.execute('notebook:run-cell'); }",
             upto,
         )
-    busy = (
-        "() => { const w = window.jupyterapp.shell.currentWidget;"
-        " return w.sessionContext.session.kernel.status !== 'idle'"
-        " || w.content.widgets.some(c => c.model.type === 'code'"
-        " && c.promptNode && c.promptNode.textContent.includes('*')); }"
-    )
     time.sleep(3.0)  # let the queued cells show their [*] prompts before polling
     deadline = time.time() + timeout_s
-    while page.evaluate(busy):
+    while page.evaluate(KERNEL_BUSY):
         assert time.time() < deadline, f"{name} did not finish running in {timeout_s} s"
         time.sleep(1.0)
 

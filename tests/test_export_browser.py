@@ -17,7 +17,8 @@ import threading
 
 import nbformat
 import pytest
-from test_browser import CHROMIUM, ENABLE, browser, shot  # noqa: F401  (browser: a fixture)
+from browser_harness import CHROMIUM, ENABLE, block_non_local
+from test_browser import browser, shot  # noqa: F401  (browser: a fixture)
 
 from course_lib.cli import execute_notebook
 from course_lib.export import export_html
@@ -86,17 +87,7 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 def _open(browser, url: str):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 720})
-    blocked, errors, failed = [], [], []
-
-    def only_local(route):
-        u = route.request.url
-        if u.startswith(("http://127.0.0.1", "file://", "data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(u)
-            route.abort()
-
-    context.route("**/*", only_local)
+    blocked, errors, failed = block_non_local(context), [], []
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
