@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 
-__all__ = ["MLP", "Layer", "Neuron", "Value", "gradient_descent_step", "two_moons"]
+__all__ = ["MLP", "Layer", "Neuron", "Value", "gradient_descent_step", "xor_blobs"]
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -36,6 +36,8 @@ __all__ = ["MLP", "Layer", "Neuron", "Value", "gradient_descent_step", "two_moon
 
 class Value:
     """One number in a computation, with the gradient of the final result with respect to it."""
+
+    __slots__ = ("data", "grad", "_prev", "_op", "_backward", "label")  # lighter, faster objects
 
     def __init__(self, data: float, _prev: tuple = (), _op: str = "", label: str = ""):
         self.data = float(data)
@@ -282,25 +284,25 @@ def gradient_descent_step(parameters: list[Value], lr: float) -> None:
 # --- a toy problem that needs a hidden layer ------------------------------------------------
 
 
-def two_moons(n: int = 100, *, noise: float = 0.1, seed: int = 0):
-    """``n`` points in 2-D on two interleaving half circles: ``(X, y)``, ``X`` a float64 tensor
-    of shape ``(n, 2)``, ``y`` of shape ``(n,)`` holding +1 (upper moon) or -1 (lower moon).
+def xor_blobs(n: int = 40, *, spread: float = 0.3, seed: int = 0):
+    """The XOR problem as ``n`` points in 2-D: ``(X, y)``, ``X`` a float64 tensor of shape
+    ``(n, 2)``, ``y`` of shape ``(n,)`` holding +1 or -1.
 
-    No straight line separates the moons, so a network without a hidden layer cannot learn
-    them. Gaussian ``noise`` (standard deviation) is added to every coordinate."""
+    The points lie in four clusters around the corners (1, 1), (-1, 1), (-1, -1), (1, -1) of a
+    square (taken in turn, so the clusters are as equal as ``n`` allows), with Gaussian noise of
+    standard deviation ``spread``. A point's label is the product of its corner's coordinates:
+    +1 for (1, 1) and (-1, -1), -1 for the other two. Opposite corners share a label, so no
+    straight line separates the classes: a single neuron cannot learn XOR (Minsky and Papert,
+    1969), a network with a hidden layer can."""
     import torch
 
-    _check_moons(n, noise)
+    _check_blobs(n, spread)
     g = torch.Generator().manual_seed(seed)
-    upper = n // 2
-    angle = torch.rand(n, generator=g, dtype=torch.float64) * math.pi
-    x = torch.cos(angle)
-    yy = torch.sin(angle)
-    x[upper:], yy[upper:] = 1 - x[upper:], 0.5 - yy[upper:]  # the lower moon, flipped and shifted
-    X = torch.stack([x, yy], dim=1) + noise * torch.randn(n, 2, generator=g, dtype=torch.float64)
-    y = torch.ones(n, dtype=torch.float64)
-    y[upper:] = -1.0
-    return X, y
+    corner = torch.arange(n) % 4
+    cx = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)[corner]
+    cy = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64)[corner]
+    noise = spread * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return torch.stack([cx, cy], dim=1) + noise, cx * cy
 
 
 # --- checks with errors that say what to do -------------------------------------------------
@@ -360,8 +362,8 @@ def _check_sizes(n_in: int, sizes) -> None:
         )
 
 
-def _check_moons(n: int, noise: float) -> None:
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"two_moons needs n >= 2 points (one per moon at least), got {n!r}")
-    if noise < 0:
-        raise ValueError(f"noise is a standard deviation and must be >= 0, got {noise!r}")
+def _check_blobs(n: int, spread: float) -> None:
+    if not isinstance(n, int) or n < 4:
+        raise ValueError(f"xor_blobs needs n >= 4 points (one per corner at least), got {n!r}")
+    if spread < 0:
+        raise ValueError(f"spread is a standard deviation and must be >= 0, got {spread!r}")

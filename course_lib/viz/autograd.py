@@ -20,7 +20,10 @@ __all__ = ["draw_graph", "plot_decision_boundary", "plot_graph"]
 VALUE_FILL = "#dbe9f6"  # a value's box
 LEAF_FILL = "#fdebd0"  # an input or a weight (a leaf: nothing computed it)
 OP_FILL = "0.92"  # an operation's circle
-CLASS_COLOURS = {1.0: "tab:blue", -1.0: "tab:orange"}  # the two classes of the toy problem
+CLASS_COLOURS = {
+    1.0: "tab:blue",
+    -1.0: "tab:orange",
+}  # the two classes of the toy problem (lesson 00: XOR)
 CLASS_FILLS = {1.0: "#cfe2f3", -1.0: "#fde0c5"}  # where the model predicts each class
 
 
@@ -90,14 +93,23 @@ def _rows(nodes, column) -> dict:
 
 
 def plot_decision_boundary(
-    model, X, y, ax=None, *, title: str | None = None, resolution: int = 120, margin: float = 0.5
+    model,
+    X,
+    y,
+    ax=None,
+    *,
+    title: str | None = None,
+    resolution: int = 120,
+    margin: float = 0.5,
+    legend: bool = True,
 ):
     """Shade the plane by the sign of ``model``'s score (positive: class +1), draw the boundary
     (score 0) and the points ``X`` of shape ``(N, 2)`` coloured by their label ``y`` (+1 or -1).
 
     ``model``: a :class:`course_lib.autograd.MLP` (evaluated with its weights on the whole grid
     at once, the same numbers as calling it point by point), a ``torch.nn.Module``, or a
-    function of one point. Returns the matplotlib figure."""
+    function of one point. ``legend=False`` leaves out the legend (the panels of one figure
+    need it once); it sits outside the axes, on the right. Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
     import numpy as np
     import torch
@@ -126,7 +138,8 @@ def plot_decision_boundary(
     ax.set_ylabel("$x_2$")
     ax.set_title(title or "decision boundary (score = 0)", fontsize=TITLE_SIZE)
     ax.tick_params(labelsize=TICK_SIZE)
-    ax.legend(fontsize=TEXT_SIZE, loc="lower left", framealpha=0.9)  # the moons leave it empty
+    if legend:
+        ax.legend(fontsize=TEXT_SIZE, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax.figure
 
 
