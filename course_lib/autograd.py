@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 
-__all__ = ["MLP", "Layer", "Neuron", "Value", "gradient_descent_step", "xor_blobs"]
+__all__ = ["MLP", "Layer", "Module", "Neuron", "Value", "gradient_descent_step", "xor_blobs"]
 
 
 # --- the engine ---------------------------------------------------------------------------

@@ -144,7 +144,7 @@ assert miss > 0.05
 
 Take a task with two input numbers and one output score. The **input layer** is just the two numbers. The **hidden layers** are the layers in between: nobody prescribes what they compute, training decides. The **output layer** gives the answer, here one raw score (no $\tanh$, so it can take any value). Such a network is a *multi-layer perceptron* (MLP). **Deep** learning means networks with many layers stacked, each computing features from the features of the layer before; the GPT of lesson 05 is deep in exactly this sense, a stack of attention and MLP layers.
 
-`course_lib.autograd` has `Neuron`, `Layer` and `MLP` written this way (a `Neuron` is the two lines of the first cell). The MLP below has 2 inputs, two hidden layers of 8 neurons and 1 output neuron.
+`course_lib.autograd` has `Neuron`, `Layer` and `MLP` written this way (a `Neuron` computes the first cell's weighted sum, bias and tanh). The MLP below has 2 inputs, two hidden layers of 8 neurons and 1 output neuron.
 """,
     ),
     (
