@@ -17,13 +17,23 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from course_lib.autograd import MLP, Value, xor_blobs  # noqa: E402
 from course_lib.embeddings import WordVectors  # noqa: E402
 from course_lib.tokenize import BPETokenizer  # noqa: E402
 from course_lib.train import History  # noqa: E402
 from course_lib.viz import style  # noqa: E402
 from course_lib.viz.attention import attention_example, draw_attention  # noqa: E402
 
-MODULES = ["tokenize", "embeddings", "rnn", "attention", "transformer", "finetune", "train"]
+MODULES = [
+    "tokenize",
+    "embeddings",
+    "rnn",
+    "attention",
+    "transformer",
+    "finetune",
+    "train",
+    "autograd",
+]
 TEXT = "ab c\nd"
 
 
@@ -108,6 +118,10 @@ TINY = {
     "finetune.plot_group_accuracy": lambda m: m.plot_group_accuracy({"g": (0.5, 4)}, chance=0.5),
     "train.plot_history": lambda m: m.plot_history(_history(), bits=True, label="fine-tune"),
     "train.plot_overlay": lambda m: m.plot_overlay(_run(1, [3.0, 2.0]), _run(2, [3.0, 2.0001])),
+    "autograd.plot_graph": lambda m: m.plot_graph((Value(2.0) * Value(-3.0) + 1.0).tanh()),
+    "autograd.plot_decision_boundary": lambda m: m.plot_decision_boundary(
+        MLP(2, [4, 1], seed=0), *xor_blobs(8), resolution=20
+    ),
 }
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "transformer",
     "finetune",
     "train",
+    "autograd",
 ]
 
 
