@@ -241,10 +241,16 @@ def induction_scores(model, n: int | None = None, n_sequences: int = 4, seed: in
     return np.mean([induction_score(m, s) for m, s in zip(maps, seqs, strict=True)], axis=0)
 
 
-def model_head_scores(model, ids, *, n: int | None = None, n_sequences: int = 4, seed: int = 0):
+def model_head_scores(
+    model, ids, tokens=None, *, n: int | None = None, n_sequences: int = 4, seed: int = 0
+):
     """Every score of :data:`SCORES` for every head of a GPT, each ``(L, H)``: the text scores
-    (:func:`head_scores`) on the tokens ``ids`` ``(T,)``, and ``"induction"`` on repeated random
-    sequences (:func:`induction_scores`, arguments ``n``, ``n_sequences``, ``seed``).
+    (:func:`head_scores`) on the model reading ``ids`` ``(T,)``, and ``"induction"`` on repeated
+    random sequences (:func:`induction_scores`, arguments ``n``, ``n_sequences``, ``seed``).
+
+    ``tokens`` are the ``T`` tokens the text scores compare (default: ``ids``); pass the text
+    itself (its characters) for a character model, so that :func:`line_start_score` finds the
+    newlines.
 
     Returns:
         ``{"previous", "first", "line_start", "duplicate", "induction"}`` -> ``(L, H)`` arrays.
@@ -255,7 +261,7 @@ def model_head_scores(model, ids, *, n: int | None = None, n_sequences: int = 4,
 
     ids = torch.as_tensor(ids, dtype=torch.long)
     _check_one_sequence(ids)
-    out = head_scores(attention_maps(model, ids), ids)  # on (L, H, T, T)
+    out = head_scores(attention_maps(model, ids), ids if tokens is None else tokens)  # (L, H, T, T)
     out["induction"] = induction_scores(model, n=n, n_sequences=n_sequences, seed=seed)
     return {k: np.asarray(v) for k, v in out.items()}
 

@@ -420,6 +420,8 @@ def train_induction(
     batch_size: int = 16,
     repeat_fraction: float = 0.5,
     lr: float = 3e-3,
+    optim: str = "adamw",
+    muon_lr: float = 0.02,
     warmup_steps: int = 30,
     eval_every: int = 25,
     seed: int = 0,
@@ -489,10 +491,32 @@ def train_induction(
         desc=f"attention-only, {n_layers} layer{'s' if n_layers > 1 else ''}",
     )  # fmt: skip
     start = time.perf_counter()
-    result = train(model, batches, train_config, on_eval=measure)
+    optimizer = _optimizer(model, optim, lr, muon_lr)
+    result = train(model, batches, train_config, on_eval=measure, optimizer=optimizer)
     run.history = result.history
     run.train_seconds = result.history.training_seconds()
     return run
+
+
+def _optimizer(model: GPT, optim: str, lr: float, muon_lr: float) -> torch.optim.Optimizer:
+    """AdamW for everything, or (``"muon"``) :class:`~course_lib.train.Muon` at ``muon_lr`` for
+    the weight matrices inside the blocks and AdamW for the rest, as lesson 05's recipe."""
+    from .train import Muon
+
+    if optim == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    if optim != "muon":
+        raise ValueError(f"optim must be 'adamw' or 'muon', got {optim!r}")
+    matrices = [p for n, p in model.named_parameters() if p.dim() == 2 and n.startswith("blocks.")]
+    ids = {id(p) for p in matrices}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return Muon(
+        [
+            {"params": matrices, "muon": True, "lr_scale": muon_lr / lr},
+            {"params": rest, "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
 
 
 # --- checks ----------------------------------------------------------------------------------
