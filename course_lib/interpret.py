@@ -382,7 +382,8 @@ class InductionBatcher:
 class InductionRun:
     """What :func:`train_induction` returns: the model, the training history, and what was
     measured at each evaluation: ``step``, ``seconds`` (training clock), ``induction`` (the
-    best head's induction score), ``scores`` (every head's, ``(L, H)`` each), ``first_copy``
+    best head's induction score), ``previous`` (the best head's previous-token score, on the
+    same sequences), ``scores`` (every head's induction score, ``(L, H)`` each), ``first_copy``
     and ``second_copy`` (loss on the two copies of a repeated random segment), ``early`` and
     ``late`` (loss at early and late positions of Shakespeare windows)."""
 
@@ -435,9 +436,22 @@ def train_induction(
     in-context loss (:func:`in_context_loss`) on fixed batches.
 
     Args:
+        n_layers, block_size, n_embd, n_head, pos_emb, tie_weights, norm: the model
+            (:class:`~course_lib.transformer.GPTConfig`, always ``mlp=False``).
+        steps, batch_size, lr, warmup_steps: the schedule (:class:`~course_lib.train.TrainConfig`:
+            warmup, then cosine decay to ``lr / 10``).
+        optim: ``"adamw"``, or ``"muon"``: :class:`~course_lib.train.Muon` at ``muon_lr`` for
+            the blocks' weight matrices and AdamW at ``lr`` for the rest (lesson 05's recipe).
+        repeat_fraction: the share of each batch made of repeated random segments
+            (:class:`InductionBatcher`); the rest are windows of text.
+        eval_every: steps between measurements (each costs a few forward passes).
         data: ``(tokenizer, train_ids, val_ids)`` (default: the Shakespeare character split,
             :func:`course_lib.data.shakespeare_char_data`).
         on_measure: called with the run so far after each measurement (e.g. to print it).
+
+    The induction score is measured on 4 sequences of ``block_size / 2`` random tokens
+    repeated once, the in-context loss on 8 such sequences and on 8 windows of the validation
+    text; all fixed by ``seed``.
     """
     from .data import shakespeare_char_data
     from .runtime import seed_everything
