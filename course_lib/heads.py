@@ -32,8 +32,11 @@ Conventions used everywhere in this module:
   came next: an induction head, at query ``i`` of the second copy, attends to position
   ``i - n + 1``. :func:`induction_scores` runs a GPT on such sequences.
 
-numpy and torch only; :func:`induction_scores` uses :mod:`course_lib.transformer` (imported
-when called). Argument checks live in ``_check_*`` helpers at the end.
+:func:`model_head_scores` gives all five for every head of a GPT at once, ``(L, H)`` each.
+
+numpy and torch only; :func:`induction_scores` and :func:`model_head_scores` use
+:mod:`course_lib.transformer` (imported when called). Argument checks live in ``_check_*``
+helpers at the end.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ __all__ = [
     "uniform_causal",
     "repeated_random_tokens",
     "induction_scores",
+    "model_head_scores",
 ]
 
 SCORES: dict[str, str] = {
@@ -237,6 +241,31 @@ def induction_scores(model, n: int | None = None, n_sequences: int = 4, seed: in
     return np.mean([induction_score(m, s) for m, s in zip(maps, seqs, strict=True)], axis=0)
 
 
+def model_head_scores(
+    model, ids, tokens=None, *, n: int | None = None, n_sequences: int = 4, seed: int = 0
+):
+    """Every score of :data:`SCORES` for every head of a GPT, each ``(L, H)``: the text scores
+    (:func:`head_scores`) on the model reading ``ids`` ``(T,)``, and ``"induction"`` on repeated
+    random sequences (:func:`induction_scores`, arguments ``n``, ``n_sequences``, ``seed``).
+
+    ``tokens`` are the ``T`` tokens the text scores compare (default: ``ids``); pass the text
+    itself (its characters) for a character model, so that :func:`line_start_score` finds the
+    newlines.
+
+    Returns:
+        ``{"previous", "first", "line_start", "duplicate", "induction"}`` -> ``(L, H)`` arrays.
+    """
+    import torch
+
+    from .transformer import attention_maps
+
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    _check_one_sequence(ids)
+    out = head_scores(attention_maps(model, ids), ids if tokens is None else tokens)  # (L, H, T, T)
+    out["induction"] = induction_scores(model, n=n, n_sequences=n_sequences, seed=seed)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -282,6 +311,11 @@ def _check_tokens(tokens, w: np.ndarray) -> np.ndarray:
             f"got shape {tokens.shape}"
         )
     return tokens
+
+
+def _check_one_sequence(ids) -> None:
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be one sequence of T token ids (T,), got {tuple(ids.shape)}")
 
 
 def _check_length(n: int) -> None:

@@ -126,3 +126,23 @@ def test_bad_shapes_are_clear_errors():
         heads.duplicate_token_score(np.eye(3), "ab")
     with pytest.raises(ValueError, match="at least 1"):
         heads.uniform_causal(0)
+
+
+def test_model_head_scores_gives_every_score_per_head():
+    from course_lib.transformer import GPT, GPTConfig, attention_maps
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=20, block_size=16, n_layer=2, n_head=3, n_embd=12))
+    text = "ab\ncab\nbca"
+    ids = torch.tensor([ord(c) % 20 for c in text])
+    scores = heads.model_head_scores(model, ids, text, n_sequences=2)
+    assert set(scores) == set(heads.SCORES)
+    assert all(v.shape == (2, 3) for v in scores.values())
+    maps = attention_maps(model, ids)  # (L, H, T, T): the scores are those of the maps
+    assert np.allclose(scores["duplicate"], heads.duplicate_token_score(maps, text))
+    assert np.allclose(scores["line_start"], heads.line_start_score(maps, text))
+    assert np.allclose(scores["induction"], heads.induction_scores(model, n_sequences=2))
+    # without the text, the ids are the tokens: no id is a newline, so no line-start score
+    assert np.all(np.isnan(heads.model_head_scores(model, ids, n_sequences=1)["line_start"]))
+    with pytest.raises(ValueError, match=r"one sequence of T token ids \(T,\)"):
+        heads.model_head_scores(model, ids[None])

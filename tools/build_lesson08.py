@@ -1,0 +1,635 @@
+# ruff: noqa: E501  (the lesson's text and code, with the line lengths of a notebook)
+"""Write notebooks/08_inside.ipynb, unexecuted: lesson 08, "looking inside" (issue 21).
+
+Usage: ``python tools/build_lesson08.py [REPO_ROOT]`` (default: the repository this script is
+in). The notebook is generated so that its structure can be reviewed as code; run it with
+``course run 08`` (or nbconvert) to fill in the outputs. Every sentence that states a result is
+printed by a code cell from the measured values, or followed by an assert.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
+
+CELLS: list[dict] = []
+
+
+def _lines(text: str) -> list[str]:
+    text = text.strip("\n")
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+
+
+def md(text: str) -> None:
+    CELLS.append(
+        {
+            "cell_type": "markdown",
+            "id": uuid.uuid4().hex[:8],
+            "metadata": {},
+            "source": _lines(text),
+        }
+    )
+
+
+def code(text: str) -> None:
+    CELLS.append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": uuid.uuid4().hex[:8],
+            "metadata": {},
+            "outputs": [],
+            "source": _lines(text),
+        }
+    )
+
+
+# --- title ----------------------------------------------------------------------------------------
+
+md(r"""
+# 08 · Looking inside: what the heads learned, induction heads, and testing an explanation
+
+**Measure what each attention head of the course's own GPT does, watch induction heads (the mechanism behind in-context learning) appear in a small model you train here, and test explanations by changing the computation instead of only looking at it.**
+
+In this lesson you will:
+
+1. score every head of lesson 06's pre-trained GPT with one number per behaviour: **previous-token**, **first-token**, **line-start**, **duplicate-token** and **induction** scores, each against its chance value;
+2. make **induction heads** appear: train attention-only transformers of 1 and 2 layers on Shakespeare mixed with repeated random segments, and track the induction score and the **in-context loss** (the loss on the second copy of a repeated segment) during training, on one figure;
+3. test explanations: **ablate** a head (zero or mean) and measure the loss change on ordinary and on repeated text; **patch** a head's output from one input into another; read the residual stream layer by layer with the **logit lens**; attribute one prediction to its input with **gradient × input** and **occlusion**; and say for each what it can and cannot tell you;
+4. write the pieces yourself (an induction score, a hook that switches a head off, the logit lens), and **predict, then measure** which head's ablation hurts repeated text most.
+
+| | |
+|---|---|
+| **Time** | about 5 minutes to run in full mode on a 2-core laptop CPU (to be set from the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps in about a minute |
+| **Prerequisites** | lesson 04 (multi-head attention), lesson 05 (the GPT, attention maps, the head scores in the attention explorer), lesson 06 (the pre-trained GPT) |
+| **You will use** | `course_lib.heads`, `course_lib.interpret`, `course_lib.transformer`, `course_lib.finetune` (the pre-trained checkpoint), `course_lib.checks.interpret` |
+""")
+
+code(r"""
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+
+from course_lib import heads, interpret, runtime
+from course_lib.data import shakespeare_char_data, shakespeare_split
+from course_lib.finetune import load_pretrained
+from course_lib.runtime import by_mode
+from course_lib.transformer import attention_maps
+
+print(runtime.describe())
+lesson_start = time.perf_counter()
+""")
+
+# --- 1. head scores -----------------------------------------------------------------------------
+
+md(r"""
+## 1. What each head does, as one number
+
+An attention head's map says, for every position (a *query*), how it spreads its attention over the positions before it (the *keys*); each row sums to 1. Lessons 05 and 06 drew such maps. A map is a picture; to compare heads, models and training steps we want a number. A **head score** is the share of a head's attention that follows one simple rule, averaged over the queries where the rule applies (`course_lib.heads`):
+
+* **previous-token**: the weight on position $i-1$, the token just before;
+* **first-token**: the weight on position 0, the window's first token (often an "attention sink", where a head parks attention it does not need);
+* **line-start**: the weight on the first character of the query's own line;
+* **duplicate-token**: the total weight on *earlier copies of the query's own token* ("where did I see this before?"): for query $i$, the sum of $w_{ij}$ over $j < i$ with $t_j = t_i$, averaged over the queries that have an earlier copy;
+* **induction**: on a sequence of random tokens followed by the same tokens again, the weight on the token that *followed* the earlier copy of the query's token: the head that finds "A" earlier, and looks at the "B" after it, so that the model can predict "B" again (Olsson et al. 2022).
+
+Every score is 1 for a head that follows its rule perfectly. A head that spreads its weight evenly scores about $1/(i+1)$ per query, so each score is printed beside its **chance** value.
+
+We score lesson 06's pre-trained GPT (the committed checkpoint: 2 layers, 4 heads each, 64-character windows, trained on the whole Shakespeare corpus but the held-out plays). Lesson 07 does not exist yet, so its model is not scored here; `heads.model_head_scores(model, ids)` scores any GPT of the course the same way.
+""")
+
+code(r"""
+model, tok, _ = load_pretrained()
+L, H = model.config.n_layer, model.config.n_head
+_, val_text = shakespeare_split()
+start = val_text.index("\n", 2000) + 1  # a passage of the validation text, from a line start
+passage = val_text[start : start + model.config.block_size]
+ids = torch.tensor(tok.encode(passage))
+print(repr(passage))
+
+scores = heads.model_head_scores(model, ids, passage, n_sequences=8)  # name -> (L, H)
+chance = heads.chance_scores(passage)  # a head that does not choose, on the same text
+random_repeat = heads.repeated_random_tokens(model.config.block_size // 2, len(tok))
+chance["induction"] = heads.chance_scores(random_repeat)["induction"]  # on what it is measured on
+print(f"{'head':<8}" + "".join(f"{name:>12}" for name in scores))
+for layer in range(L):
+    for head in range(H):
+        print(f"L{layer} H{head}  " + "".join(f"{scores[n][layer, head]:>12.2f}" for n in scores))
+print(f"{'chance':<8}" + "".join(f"{chance[n]:>12.2f}" for n in scores))
+""")
+
+code(r"""
+fig, axes = plt.subplots(1, len(scores), figsize=(15, 2.9), constrained_layout=True)
+for ax, (name, s) in zip(axes, scores.items(), strict=True):
+    im = ax.imshow(s, vmin=0, vmax=1, cmap="viridis")
+    for (layer, head), v in np.ndenumerate(s):
+        ax.text(head, layer, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=9)
+    ax.set_title(f"{name} (chance {chance[name]:.2f})")
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_xticks(range(H))
+    ax.set_yticks(range(L))
+fig.colorbar(im, ax=axes, shrink=0.8, label="score (share of attention)")
+fig.suptitle("Lesson 06's pre-trained GPT: one score per head and behaviour")
+plt.show()
+""")
+
+code(r"""
+def best(name):
+    layer, head = np.unravel_index(np.nanargmax(scores[name]), scores[name].shape)
+    return (int(layer), int(head)), float(scores[name][layer, head])
+
+
+def verdict(name, what):
+    (layer, head), score = best(name)
+    clear = score >= 2 * chance[name] and score >= 0.2  # well above chance: the head has the behaviour
+    return (f"* The strongest **{what}** head is layer {layer} head {head}: {score:.2f} of its attention "
+            f"(chance {chance[name]:.2f}); " + ("a clear " if clear else "not clearly above chance, so no clear ")
+            + f"{what} head on this measurement.")
+
+
+(prev_head, prev_score), (line_head, line_score) = best("previous"), best("line_start")
+(ind_head, ind_score) = best("induction")
+display(Markdown("\n".join(verdict(name, what) for name, what in [
+    ("previous", "previous-token"), ("first", "first-token"), ("line_start", "line-start"),
+    ("duplicate", "duplicate-token"), ("induction", "induction")])))
+""")
+
+md(r"""
+A score is a summary of *where* a head looks, not of *what it does with it*: a previous-token head could copy the previous character, or only its vowel-ness, or nothing useful at all. Section 3 tests that. And a score depends on the text it is measured on: a line-start score on a passage without line breaks is undefined (NaN), and the induction score is measured on random tokens, where a model trained on text may behave differently than on text.
+""")
+
+# --- 2. induction heads -----------------------------------------------------------------------------
+
+md(r"""
+## 2. Induction heads, made to appear
+
+An **induction head** completes patterns: having seen "... A B ... A", it predicts "B". It needs two steps (Elhage et al. 2021):
+
+1. a **previous-token head** in an earlier layer writes, at each position $j$, *which token came before* $j$;
+2. the induction head, at query $i$ (token A), looks for the key whose *previous token* is A, which is position $j$ right after the earlier A, and copies the token there, B.
+
+Step 2 reads what step 1 wrote: its keys are built from the output of an earlier head (*K-composition*). A **one-layer** attention-only transformer has no earlier head to read from: its keys only know the token and position at $j$ itself. So one layer cannot form an induction head, two layers can. Olsson et al. (2022) found that induction heads form in a sudden **phase change** early in training, and that at the same moment the loss on *late* tokens of a context falls below the loss on early ones: the model starts **learning in context**.
+
+We test this on models we train here: attention-only transformers (`GPTConfig(mlp=False)`) of 1 and 2 layers with 256-token windows. The batches (`interpret.InductionBatcher`) mix windows of Shakespeare with **repeated random segments**: a random segment of random length, repeated until the window is full. Random tokens cannot be predicted from the language; their repeats can, by looking back. Every few steps, `interpret.train_induction` measures, on fixed sequences:
+
+* the **induction score** of every head, on random tokens repeated once (`heads.induction_score`);
+* the **in-context loss**: the loss on the first copy of a repeated random segment and on the second (`interpret.in_context_loss`). On the first copy nothing beats chance, $\ln V$; on the second, a model that finds the earlier copy can be near 0.
+""")
+
+code(r"""
+INDUCTION = dict(  # the run's settings (see the lead's note in the issue for how they were chosen)
+    block_size=256, n_embd=64, n_head=4, batch_size=16, repeat_fraction=0.5, lr=3e-3, seed=0,
+)
+STEPS = by_mode(full=1500, fast=60)
+EVERY = by_mode(full=50, fast=20)
+induction_runs = {}
+for n_layers in (1, 2):
+    induction_runs[n_layers] = interpret.train_induction(n_layers, STEPS, eval_every=EVERY, **INDUCTION)
+    r = induction_runs[n_layers]
+    print(f"{n_layers} layer(s): {r.train_seconds:.0f} s of training, best induction score {r.induction[-1]:.2f}, "
+          f"loss on the first copy {r.first_copy[-1]:.2f} and the second {r.second_copy[-1]:.2f} nats")
+""")
+
+code(r"""
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.2), constrained_layout=True)
+colors = {1: "tab:gray", 2: "tab:blue"}
+for n_layers, r in induction_runs.items():
+    ax1.plot(r.step, r.induction, "-o", ms=3, color=colors[n_layers], label=f"{n_layers} layer(s): induction score")
+    ax2.plot(r.step, r.second_copy, "-", color=colors[n_layers], label=f"{n_layers} layer(s): second copy")
+    ax2.plot(r.step, r.first_copy, ":", color=colors[n_layers], label=f"{n_layers} layer(s): first copy")
+ax2.axhline(math.log(induction_runs[2].model.config.vocab_size), color="k", lw=0.8, ls="--", label="ln V (guessing)")
+ax1.set(title="The best head's induction score", xlabel="training step", ylabel="score (share of attention)", ylim=(0, 1))
+ax2.set(title="Loss on a repeated random segment", xlabel="training step", ylabel="loss (nats per token)")
+for ax in (ax1, ax2):
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    ax.grid(alpha=0.3)
+fig.suptitle("Induction heads and in-context learning, 1 layer against 2")
+plt.show()
+""")
+
+code(r"""
+one, two = induction_runs[1], induction_runs[2]
+
+
+def change_step(r, threshold=0.3):
+    # the first measurement where the best induction score passes the threshold, or None
+    return next((s for s, v in zip(r.step, r.induction, strict=True) if v >= threshold), None)
+
+
+formed = change_step(two)
+ratio = two.second_copy[-1] / two.first_copy[-1]
+lines = [
+    f"* **2 layers**: the best head's induction score went from {two.induction[0]:.2f} to {two.induction[-1]:.2f}; "
+    f"the loss on the second copy ended at {two.second_copy[-1]:.2f} nats against {two.first_copy[-1]:.2f} on the "
+    f"first ({ratio:.0%} of it).",
+    f"* **1 layer**: the best induction score ended at {one.induction[-1]:.2f}, the second copy at "
+    f"{one.second_copy[-1]:.2f} nats against {one.first_copy[-1]:.2f} on the first.",
+]
+if formed is not None:
+    lines.append(f"* The 2-layer model's induction score first passed 0.3 at step {formed} of {STEPS}.")
+else:
+    lines.append(f"* In this run ({STEPS} steps) the 2-layer model's induction score never passed 0.3: no "
+                 "phase change within the budget. That is a result too: the phase change can take longer than a "
+                 "few minutes of CPU, and fast mode is far too short for it.")
+display(Markdown("\n".join(lines)))
+""")
+
+code(r"""
+# the 2-layer model's best induction head, reading a repeated random sequence
+(ind_layer, ind_h) = np.unravel_index(np.argmax(two.scores[-1]), two.scores[-1].shape)
+n_show = 24
+seq = interpret.repeated_random_batch(two.model.config.vocab_size, n_show, 1, seed=7)[0]
+maps = attention_maps(two.model, seq)  # (L, H, 2n, 2n)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
+prev_h = int(np.argmax(heads.previous_token_score(maps[0])))
+for ax, (layer, head, what) in zip(axes, [(0, prev_h, "layer 0's best previous-token head"),
+                                          (int(ind_layer), int(ind_h), "the best induction head")], strict=True):
+    im = ax.imshow(maps[layer, head], cmap="Blues", vmin=0, vmax=1)
+    ax.set(title=f"{what}: layer {layer} head {head}", xlabel="key position", ylabel="query position")
+    ax.axvline(n_show - 0.5, color="tab:red", lw=0.8)
+    ax.axhline(n_show - 0.5, color="tab:red", lw=0.8)
+fig.colorbar(im, ax=axes, shrink=0.8, label="attention weight")
+fig.suptitle(f"2-layer model on {n_show} random tokens repeated once (red lines: where the copy starts)")
+plt.show()
+""")
+
+md(r"""
+In the right-hand map, an induction head draws a **diagonal line offset by one** in the second copy: query $i$ looks at position $i - n + 1$, the token after its twin. A previous-token head (left) draws the diagonal just below the main one.
+
+**What this shows, and what it does not.** The scores and the loss moving together make the induction story plausible; they do not prove the head *causes* the low second-copy loss. Section 3 tests that by switching the head off.
+""")
+
+# --- 3. testing explanations ------------------------------------------------------------------------
+
+md(r"""
+## 3. Testing an explanation
+
+Looking at maps is *observation*. To test a claim such as "this head is why the model predicts the second copy", change the computation and measure what changes. `course_lib.interpret` does it with **hooks**: small functions PyTorch calls during the forward pass (`register_forward_pre_hook` on each attention layer's `out_proj`), which can read or replace what a head writes. The model's code and weights are never edited; the hooks are removed when the `with` block ends.
+
+A head's *output* is its slice of the attention layer's output **before** `out_proj` mixes the heads: with $H$ heads of width $D = C/H$, head $h$ owns channels $hD \ldots (h+1)D - 1$. Zeroing that slice removes exactly the head's contribution to the residual stream.
+
+### Ablation: switch a head off
+
+* **zero-ablation** sets the head's output to 0;
+* **mean-ablation** replaces it by its mean over the batch and positions: the head still adds its typical vector but nothing that depends on the input. Zeroing can push the residual stream where the model never was in training, so mean-ablation is the gentler test.
+
+We ablate each head of the 2-layer induction model in turn and measure the loss on the second copy of repeated random segments and on Shakespeare windows.
+""")
+
+code(r"""
+two_model = two.model.eval()
+V2 = two_model.config.vocab_size
+repeated = interpret.repeated_random_batch(V2, 128, by_mode(full=16, fast=4), seed=11)
+starts = torch.randint(0, len(val_text) - 257, (by_mode(full=16, fast=4),), generator=torch.Generator().manual_seed(3))
+char_tok, _, char_val = shakespeare_char_data()  # the ids the induction models read
+text_batch = torch.stack([char_val[s : s + 257] for s in starts.tolist()])
+
+
+def losses(model):
+    with torch.no_grad():
+        return interpret.in_context_loss(model, repeated)["second_copy"], interpret.in_context_loss(model, text_batch)["late"]
+
+
+base_rep, base_text = losses(two_model)
+print(f"no ablation: {base_rep:.2f} nats on second copies, {base_text:.2f} on late Shakespeare positions")
+ablation = {}
+for kind in ("zero", "mean"):
+    for layer in range(two_model.config.n_layer):
+        for head in range(two_model.config.n_head):
+            with interpret.ablate_heads(two_model, {(layer, head): kind}):
+                ablation[kind, layer, head] = losses(two_model)
+print(f"{'head':<7}{'zero: rep':>12}{'zero: text':>12}{'mean: rep':>12}{'mean: text':>12}  (loss change, nats)")
+for layer in range(two_model.config.n_layer):
+    for head in range(two_model.config.n_head):
+        z, m = ablation["zero", layer, head], ablation["mean", layer, head]
+        print(f"L{layer} H{head}  {z[0] - base_rep:>+11.2f} {z[1] - base_text:>+11.2f} {m[0] - base_rep:>+11.2f} {m[1] - base_text:>+11.2f}")
+""")
+
+code(r"""
+zeroed = [(layer, head) for kind, layer, head in ablation if kind == "zero"]
+worst_rep = max(zeroed, key=lambda lh: ablation["zero", *lh][0])
+top_score = float(two.scores[-1].max())
+text = (f"Zero-ablating layer {worst_rep[0]} head {worst_rep[1]} costs the most on repeated text: "
+        f"{ablation['zero', *worst_rep][0] - base_rep:+.2f} nats on the second copies, and "
+        f"{ablation['zero', *worst_rep][1] - base_text:+.2f} on late Shakespeare positions. ")
+if top_score < 0.3:
+    text += (f"No head of this model has a clear induction score (the best is {top_score:.2f}), so there is no "
+             "induction explanation to test here: the changes above are what switching off a head does without one.")
+elif worst_rep == (int(ind_layer), int(ind_h)):
+    text += f"It is also the head with the best induction score ({top_score:.2f}): the score and the ablation agree."
+else:
+    text += (f"The best induction score belongs to layer {int(ind_layer)} head {int(ind_h)} ({top_score:.2f}): the "
+             "score and the ablation point to different heads, and the ablation is the stronger evidence.")
+display(Markdown(text))
+""")
+
+md(r"""
+**What ablation can tell you**: that the model *needs* a head for a behaviour (the loss rises without it). **What it cannot**: that the head is the *only* part doing it (another head may take over, or share the work, so a small loss change does not mean the head does nothing), nor *how* it does it; and zero-ablation measures partly the damage of an input the model never saw.
+
+### Activation patching: move one head's output between inputs
+
+Patching asks a sharper question (Wang et al. 2022, "Interpretability in the Wild"). Take two inputs that differ in one controlled way: a **clean** one, a random segment followed by its copy, and a **corrupted** one, where the first half is a *different* random segment, so there is nothing to copy. Run the corrupted input, but replace one head's output by the output it had on the clean input (`interpret.patch_head`). If the second-half loss falls back towards the clean one, that head carries the information that made the difference.
+""")
+
+code(r"""
+n_patch = 64
+clean = interpret.repeated_random_batch(V2, n_patch, by_mode(full=16, fast=4), seed=21)
+corrupt = clean.clone()
+corrupt[:, :n_patch] = interpret.repeated_random_batch(V2, n_patch, clean.size(0), seed=22)[:, :n_patch]
+
+
+def second_half_loss(logits, batch):
+    # mean loss predicting tokens n+1 .. 2n-1 (the ones the copy lets a model predict)
+    lp = F.cross_entropy(logits[:, :-1].transpose(1, 2), batch[:, 1:], reduction="none")
+    return lp[:, n_patch:].mean().item()
+
+
+with torch.no_grad():
+    clean_loss = second_half_loss(two_model(clean)[0], clean)
+    corrupt_loss = second_half_loss(two_model(corrupt)[0], clean)  # scored against the clean continuation
+gap = corrupt_loss - clean_loss
+print(f"second half: clean {clean_loss:.2f} nats, corrupted {corrupt_loss:.2f} (a gap of {gap:.2f})")
+recovered = {}
+for layer in range(two_model.config.n_layer):
+    for head in range(two_model.config.n_head):
+        patched = interpret.patch_head(two_model, layer, head, clean, corrupt)
+        loss = second_half_loss(patched, clean)
+        recovered[layer, head] = (corrupt_loss - loss) / gap if gap > 0.1 else float("nan")
+        share = f", {recovered[layer, head]:.0%} of the gap recovered" if gap > 0.1 else ""
+        print(f"patch L{layer} H{head} from the clean run: {loss:.2f} nats{share}")
+""")
+
+code(r"""
+top_patch = max(recovered, key=lambda lh: np.nan_to_num(recovered[lh], nan=-np.inf))
+if gap > 0.1:
+    display(Markdown(
+        f"Patching layer {top_patch[0]} head {top_patch[1]} alone recovers {recovered[top_patch]:.0%} of the "
+        f"{gap:.2f}-nat gap between the corrupted and the clean loss on the second half."
+    ))
+else:
+    display(Markdown(
+        f"The clean and the corrupted inputs give nearly the same loss on the second half (a gap of {gap:.2f} nats): "
+        "this model does not use the first copy yet, so there is nothing for patching to find."
+    ))
+""")
+
+md(r"""
+Note which heads patching points to: the clean input differs from the corrupted one only in the *first* half, so a layer-0 head's output in the second half is the same for both (it reads the same tokens nearby) and patching it changes little; the information about the earlier copy must be carried by a head that looks back there. **What patching can tell you**: which component carries the information that distinguishes two inputs, at the positions you patch. **What it cannot**: anything about inputs unlike the pair you chose (a different corruption can point to different heads); and a head can matter in combination with others while patching it alone shows little.
+
+### The logit lens: read the residual stream layer by layer
+
+Every block *adds* to the residual stream, and the model reads the last state through the final LayerNorm and the output layer. The **logit lens** (nostalgebraist 2020) reads every intermediate state the same way: what would the model predict if it stopped here? Row $L$ is exactly the model's output (asserted below). We use lesson 06's pre-trained GPT, which has MLPs, on the validation passage.
+""")
+
+code(r"""
+lens = interpret.logit_lens(model, ids)  # (L + 1, T, V)
+with torch.no_grad():
+    assert torch.allclose(lens[-1], model(ids[None])[0][0], atol=1e-5), "the last row is the model's logits"
+targets = ids[1:]
+lens_loss = [F.cross_entropy(lens[k, :-1], targets).item() for k in range(L + 1)]
+repeat_share = (lens[0].argmax(-1) == ids).float().mean().item()  # row 0 predicting the current character
+stages = ["embeddings"] + [f"after block {k}" for k in range(L)]
+for stage, loss in zip(stages, lens_loss, strict=True):
+    print(f"{stage:<15} loss {loss:.2f} nats per character")
+
+pos = passage.index(" ", 20)  # one position, the character after a space
+top = [tok.decode([int(lens[k, pos].argmax())]) for k in range(L + 1)]
+print(f"after {passage[pos - 12 : pos + 1]!r} (next: {passage[pos + 1]!r}) the lens predicts, layer by layer: {top}")
+""")
+
+code(r"""
+fig, ax = plt.subplots(figsize=(6, 3.4), constrained_layout=True)
+ax.plot(range(L + 1), lens_loss, "-o", color="tab:purple")
+ax.set_xticks(range(L + 1), stages)
+ax.set(title="The logit lens on the pre-trained GPT", xlabel="where the residual stream is read",
+       ylabel="loss (nats per character)")
+ax.grid(alpha=0.3)
+plt.show()
+display(Markdown(
+    f"Read straight from the embeddings, the stream gives {lens_loss[0]:.2f} nats per character, against "
+    f"{math.log(len(tok)):.2f} for a uniform guess; at {repeat_share:.0%} of the positions its top prediction is the "
+    "current character itself (the output layer is tied to the embedding, so an embedding read through it points at "
+    f"its own character). After block 0 the reading gives {lens_loss[1]:.2f}, and after the last block, the model's "
+    f"own output, {lens_loss[-1]:.2f}."
+))
+""")
+
+md(r"""
+**What the logit lens can tell you**: how far along the prediction is after each layer, when the intermediate states already live in the output's "language". **What it cannot**: nothing trained the middle layers to be read this way, so a poor reading at layer $k$ can mean "not computed yet" or only "written in a form the output layer does not read"; in larger models the lens is often misleading for early layers (later work trains a small map per layer instead: the *tuned lens*).
+
+### Saliency: which input characters mattered for one prediction
+
+**Gradient × input** (Simonyan et al. 2013 for images): differentiate the predicted character's logit with respect to each input character's embedding and take the dot product with the embedding: a first-order estimate of how much that character contributed. **Occlusion**: replace one input character at a time (here by a space) and measure how much the logit drops; exact for that replacement, one forward pass per character.
+""")
+
+code(r"""
+target = int(ids[pos + 1])
+gxi = interpret.saliency(model, ids, pos, target, method="grad_x_input")
+occ = interpret.saliency(model, ids, pos, target, method="occlusion", baseline_id=tok.encode(" ")[0])
+window = range(pos - 15, pos + 1)
+fig, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
+x = np.arange(len(window))
+ax.bar(x - 0.2, gxi[list(window)].numpy(), width=0.4, label="gradient × input", color="tab:orange")
+ax.bar(x + 0.2, occ[list(window)].numpy(), width=0.4, label="occlusion (replaced by a space)", color="tab:green")
+ax.set_xticks(x, [repr(passage[i])[1:-1] for i in window])
+ax.set(title=f"What mattered for predicting {passage[pos + 1]!r} after {passage[pos - 15 : pos + 1]!r}",
+       xlabel="input character (the last 16 before the prediction)", ylabel="contribution to the logit")
+ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+ax.axhline(0, color="k", lw=0.6)
+plt.show()
+agree = float(np.corrcoef(gxi[: pos + 1].numpy(), occ[: pos + 1].numpy())[0, 1])
+display(Markdown(f"Over the {pos + 1} characters the prediction can read, the two methods' scores correlate at {agree:.2f}."))
+""")
+
+md(r"""
+**What saliency can tell you**: which inputs a single prediction is sensitive to, locally. **What it cannot**: gradient × input is a linear approximation (a character can matter a lot and have a small gradient where the model is saturated); occlusion depends on the replacement (a space is itself a very informative character); and neither says *how* the input was used. Attention weights are not an explanation either: Jain & Wallace (2019) showed that very different attention maps can give the same prediction. Saliency, like attention maps, suggests hypotheses; ablation and patching test them.
+""")
+
+# --- 4. exercises -------------------------------------------------------------------------------------
+
+md(r"""
+## 4. Exercises
+
+Each exercise gives a function to complete (exercise 4: a prediction); the cell after it checks your answer on random inputs against the course's reference and prints ✅, or ❌ with a hint. The library has every answer (`heads.induction_score`, `interpret.ablate_heads`, `interpret.logit_lens`): write the steps yourself, since an answer that calls them gets ⚠️ "uses the library version". (In the student version, `course student`, each solution is replaced by `raise NotImplementedError()`.)
+
+### Exercise 1 (warm-up): an induction score from an attention pattern
+
+Write `induction(weights, tokens)`: `weights` is one head's attention pattern, a NumPy array `(T, T)` (row $i$: how query $i$ spreads its attention; it sums to 1), `tokens` its `T` token ids. For query $i$, the **targets** are the positions $j + 1$ right after each earlier copy of token $t_i$ (so $t_j = t_i$, $j < i$), counting only targets before the query ($j + 1 < i$). Return the total weight of query $i$ on its targets, averaged over the queries that have at least one target (a float).
+""")
+
+code(r"""
+def induction(weights, tokens):
+    ### BEGIN SOLUTION
+    T = len(tokens)
+    per_query = []
+    for i in range(T):
+        targets = {j + 1 for j in range(i) if tokens[j] == tokens[i] and j + 1 < i}
+        if targets:
+            per_query.append(sum(weights[i][t] for t in targets))
+    return float(np.mean(per_query))
+    ### END SOLUTION
+""")
+
+code(r"""
+# NBVAL_CHECK_OUTPUT
+from course_lib.checks.interpret import check_induction_score
+
+ok = check_induction_score(induction)
+""")
+
+md(r"""
+### Exercise 2 (core): a hook that switches a head off
+
+Write `zero_head(x, head, n_head)`: `x` is the input of an attention layer's `out_proj`, shape `(B, T, C)`, the `n_head` heads' outputs side by side (`merge_heads`: head $h$ owns channels $hD \ldots (h+1)D - 1$, $D = C / n_{head}$). Return a copy of `x` with head `head`'s channels set to 0 and everything else unchanged. The cell after the check uses it as a forward pre-hook and compares with `interpret.ablate_heads`.
+""")
+
+code(r"""
+def zero_head(x, head, n_head):
+    ### BEGIN SOLUTION
+    D = x.size(-1) // n_head
+    x = x.clone()
+    x[..., head * D : (head + 1) * D] = 0.0
+    return x
+    ### END SOLUTION
+""")
+
+code(r"""
+# NBVAL_CHECK_OUTPUT
+from course_lib.checks.interpret import check_zero_head
+
+ok = check_zero_head(zero_head)
+""")
+
+code(r"""
+# your hook in the model, against the library's ablation
+layer, head = worst_rep
+attn = two_model.blocks[layer].attn
+handle = attn.out_proj.register_forward_pre_hook(lambda module, args: (zero_head(args[0], head, attn.n_head),))
+try:
+    with torch.no_grad():
+        mine = two_model(repeated[:2, :-1])[0]
+finally:
+    handle.remove()
+with torch.no_grad(), interpret.ablate_heads(two_model, {(layer, head): "zero"}):
+    library = two_model(repeated[:2, :-1])[0]
+print(f"your hook and interpret.ablate_heads agree on layer {layer} head {head}:", torch.allclose(mine, library, atol=1e-5))
+""")
+
+md(r"""
+### Exercise 3 (core): the logit lens
+
+Write `lens_of(model, ids)` for a pre-norm GPT with learned positions and `ids` of shape `(T,)`: the stream starts as `model.tok_emb(ids) + model.positions(0, T)`; each block of `model.blocks` maps a `(B, T, C)` stream to the next (add a batch axis); read each of the $L + 1$ states through `model.ln_f` and `model.head`. Return the logits, shape `(L + 1, T, V)`.
+""")
+
+code(r"""
+def lens_of(model, ids):
+    ### BEGIN SOLUTION
+    x = (model.tok_emb(ids) + model.positions(0, len(ids)))[None]  # (1, T, C)
+    rows = [model.head(model.ln_f(x))[0]]
+    for block in model.blocks:
+        x = block(x)
+        rows.append(model.head(model.ln_f(x))[0])
+    return torch.stack(rows)
+    ### END SOLUTION
+""")
+
+code(r"""
+# NBVAL_CHECK_OUTPUT
+from course_lib.checks.interpret import check_logit_lens
+
+ok = check_logit_lens(lens_of)
+""")
+
+md(r"""
+### Exercise 4 (core): predict, then measure: which head's ablation hurts repeated text most?
+
+Look back at section 2's figures for the 2-layer attention-only model, but not at section 3's table. **Predict**: which single head, zero-ablated, raises the loss on the second copy of a repeated random segment the most? Write it as `prediction_head = (layer, head)`. (Think about the two steps an induction circuit needs, and which of them the second copy depends on.)
+""")
+
+code(r"""
+### BEGIN SOLUTION
+prediction_head = (1, int(np.argmax(two.scores[-1][1])))  # the layer-1 head with the best induction score
+### END SOLUTION
+""")
+
+code(r"""
+from course_lib.checks.interpret import check_ablation_prediction
+
+choices = [(layer, head) for layer in range(two_model.config.n_layer) for head in range(two_model.config.n_head)]
+cost = {lh: ablation["zero", *lh][0] - base_rep for lh in choices}
+measured_head = max(cost, key=cost.get)
+print("loss change on the second copies when each head is zeroed (nats):",
+      ", ".join(f"L{layer}H{head} {c:+.2f}" for (layer, head), c in cost.items()))
+ok = check_ablation_prediction(globals().get("prediction_head"), measured_head, choices)
+""")
+
+# --- summary -------------------------------------------------------------------------------------
+
+md(r"""
+## Summary
+
+What this lesson measured, with the numbers of this run:
+""")
+
+code(r"""
+lesson_seconds = time.perf_counter() - lesson_start
+display(Markdown("\n".join([
+    f"* **Head scores** on lesson 06's pre-trained GPT: the strongest previous-token head is layer {prev_head[0]} head "
+    f"{prev_head[1]} ({prev_score:.2f}), the strongest line-start head layer {line_head[0]} head {line_head[1]} "
+    f"({line_score:.2f}); the best induction score is {ind_score:.2f}.",
+    f"* **Induction heads**: after {STEPS} steps, the 2-layer attention-only model's best induction score is "
+    f"{two.induction[-1]:.2f} and its loss on second copies {two.second_copy[-1]:.2f} nats against "
+    f"{two.first_copy[-1]:.2f} on first copies; the 1-layer model's best score is {one.induction[-1]:.2f} "
+    f"({one.second_copy[-1]:.2f} against {one.first_copy[-1]:.2f} nats).",
+    f"* **Ablation**: zeroing layer {worst_rep[0]} head {worst_rep[1]} costs {ablation['zero', *worst_rep][0] - base_rep:+.2f} "
+    f"nats on repeated text. "
+    + (f"**Patching** layer {top_patch[0]} head {top_patch[1]} from a clean run recovers {recovered[top_patch]:.0%} "
+       "of the corrupted loss gap. " if gap > 0.1 else
+       "**Patching** found nothing to recover: the model's loss did not depend on the first copy. ")
+    + f"The **logit lens** goes from {lens_loss[0]:.2f} nats at the embeddings to {lens_loss[-1]:.2f} at the output.",
+    "* Looking (maps, scores, saliency) suggests; intervening (ablation, patching) tests, and each test answers only the "
+    "question it asks.",
+    f"* The whole lesson ran in {lesson_seconds / 60:.1f} minutes here.",
+])))
+""")
+
+md(r"""
+**Where to read more**
+
+* Elhage et al. (2021), *A Mathematical Framework for Transformer Circuits*: attention-only transformers, the residual stream, composition of heads, induction heads in 2-layer models.
+* Olsson et al. (2022), *In-context Learning and Induction Heads*: the phase change, and the in-context loss (late minus early tokens) moving with it.
+* nostalgebraist (2020), *interpreting GPT: the logit lens* (LessWrong): reading the residual stream through the output layer.
+* Wang et al. (2022), *Interpretability in the Wild: a Circuit for Indirect Object Identification in GPT-2 small*: activation patching and path patching to find a circuit.
+* Simonyan, Vedaldi & Zisserman (2013), *Deep Inside Convolutional Networks: Visualising Image Classification Models and Saliency Maps*: gradient saliency.
+* Jain & Wallace (2019), *Attention is not Explanation*: why an attention map alone does not explain a prediction.
+""")
+
+
+def main() -> None:
+    nb = {
+        "cells": CELLS,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = ROOT / "notebooks" / "08_inside.ipynb"
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)} ({len(CELLS)} cells)")
+
+
+if __name__ == "__main__":
+    main()
