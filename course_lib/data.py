@@ -610,8 +610,9 @@ def genre_task(
     """Comedy, tragedy or history: which kind of play does a passage come from?
 
     The train pool holds up to ``per_play_train`` passages from each of the other 30 Folio plays;
-    the test set ``per_play_test`` from each held-out play (whole plays: a model cannot pass by
-    recognising a play's characters). Pericles (not in the Folio) and the poems are left out."""
+    the test set ``per_play_test`` from each held-out play (whole plays: a play's own characters
+    do not help, though the histories share kings and lords across plays). Pericles (not in the
+    Folio) and the poems are left out."""
     works = [w for w in shakespeare_works() if w["genre"] in GENRES]
     keys = {w["key"] for w in works}
     unknown = [k for k in test_plays if k not in keys]

@@ -131,9 +131,10 @@ def plot_ngram_curves(rows: list[dict]):
     a.annotate(
         f"best: n={best['n']}\n{best['kn_val'] / LN2:.2f} bits",
         (best["n"], best["kn_val"] / LN2),
-        textcoords="offset points",
-        xytext=(0, 32),
-        ha="center",
+        textcoords="data",  # between the two Kneser-Ney curves, clear of add-k's
+        xytext=(best["n"] + 0.3, (best["kn_val"] + best["kn_train"]) / 2 / LN2),
+        ha="left",
+        va="center",
         arrowprops=dict(arrowstyle="->", color="0.4"),
     )
     a.set_xlabel("n (the model sees n - 1 characters)")
@@ -146,12 +147,14 @@ def plot_ngram_curves(rows: list[dict]):
         ns,
         [100 * r["unseen_val_fraction"] for r in rows if r["n"] in ns],
         "o-",
+        color="0.2",  # greys: these are counts of the data, not one of the methods on the left
         label="validation contexts never seen in training",
     )
     b.plot(
         ns,
         [100 * r["singleton_fraction"] for r in rows if r["n"] in ns],
-        "s-",
+        "s--",
+        color="0.55",
         label="training contexts seen only once",
     )
     b.set_xlabel("n")
@@ -243,7 +246,9 @@ def plot_char_heatmap(
 
         _, ax = plt.subplots(figsize=char_heatmap_size(text, width))
     im = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
-    for ch, r, c in zip(text, rows, cols, strict=True):
+    for ch, r, c, v in zip(text, rows, cols, values, strict=True):
+        red, green, blue, _ = im.cmap(im.norm(v))
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.45  # perceived brightness of the cell
         ax.text(
             c,
             r,
@@ -252,6 +257,7 @@ def plot_char_heatmap(
             va="center",
             fontsize=TICK_SIZE,
             family="monospace",
+            color="white" if dark else "black",
         )
     ax.set_axis_off()  # the text is the picture: positions have no scale to read
     cb = ax.figure.colorbar(im, ax=ax, fraction=0.02, pad=0.01, ticks=[vmin, vmax])
@@ -319,7 +325,8 @@ def plot_results(rows: list[dict], ax=None):
         ax.text(
             bar.get_width() + 0.03,
             bar.get_y() + bar.get_height() / 2,
-            f"{r['val_bpc']:.2f} bits  ({r['params'] / 1e3:,.0f} K params, {r['seconds']:.0f} s)",
+            f"{r['val_bpc']:.2f} bits  "
+            f"({r['params'] / 1e3:,.0f} K params, {_seconds(r['seconds'])})",
             va="center",
             fontsize=9,
         )
@@ -331,3 +338,8 @@ def plot_results(rows: list[dict], ax=None):
     ax.grid(alpha=0.3, axis="x")
     tidy(ax.figure)
     return ax.figure
+
+
+def _seconds(t: float) -> str:
+    # one decimal under 10 s, so a 0.5 s count does not read "0 s" or "1 s"
+    return f"{t:.1f} s" if t < 10 else f"{t:.0f} s"

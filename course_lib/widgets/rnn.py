@@ -100,6 +100,7 @@ class LSTMUnitExplorer:
             vmin=0.0 if gate else -lim,
             vmax=1.0 if gate else lim,
             cmap="viridis" if gate else "RdBu_r",
+            label=QUANTITIES[quantity],
             title=f"{QUANTITIES[quantity]}, unit {unit}: mean {v.mean():+.2f}, "
             f"range {v.min():+.2f} to {v.max():+.2f}",
         )
@@ -156,6 +157,8 @@ class LSTMUnitExplorer:
         if quantity not in QUANTITIES:
             raise ValueError(f"quantity must be one of {list(QUANTITIES)}, got {quantity!r}")
         self._set(quantity, unit)
+        if self.preset.value is not None and self.presets[self.preset.value] != (quantity, unit):
+            self.preset.value = None  # the dropdown names a preset only while it is the one shown
         return self
 
     def _ipython_display_(self):
