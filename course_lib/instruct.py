@@ -57,6 +57,7 @@ split appears in another.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Sequence
@@ -214,8 +215,10 @@ def play_scenes(work: dict) -> list[str]:
     return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def _shakespeare_units() -> list[tuple[str, str, str, str]]:
-    """``(work key, source, split, text)`` for every scene of every play and every poem."""
+@functools.cache
+def _shakespeare_units() -> tuple[tuple[str, str, str, str], ...]:
+    """``(work key, source, split, text)`` for every scene of every play and every poem (parsed
+    once per process)."""
     units = []
     for work in data.shakespeare_works():
         if work["key"] not in PLAY_NAMES:  # a poem: training text only
@@ -223,17 +226,18 @@ def _shakespeare_units() -> list[tuple[str, str, str, str]]:
             continue
         for j, scene in enumerate(play_scenes(work)):
             units.append((work["key"], f"{work['key']}/scene {j}", split_of(j), scene))
-    return units
+    return tuple(units)
 
 
-def _wiki_units() -> list[tuple[str, str, list[str]]]:
+@functools.cache
+def _wiki_units() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
     """``(source, split, sentences)`` for each block of :data:`WIKI_BLOCK` Wikipedia sentences,
-    each sentence its gensim tokens joined by spaces."""
-    sentences = [" ".join(s) for s in data.load_wiki_sentences()]
-    return [
+    each sentence its gensim tokens joined by spaces (read once per process)."""
+    sentences = tuple(" ".join(s) for s in data.load_wiki_sentences())
+    return tuple(
         (f"wiki/block {b}", split_of(b), sentences[i : i + WIKI_BLOCK])
         for b, i in enumerate(range(0, len(sentences), WIKI_BLOCK))
-    ]
+    )
 
 
 def pretraining_documents(split: str = "train") -> list[str]:
@@ -520,15 +524,24 @@ def _distinct(pool: list[Example]) -> list[Example]:
 
 
 def _pick(pool: list[Example], n: int, rng: random.Random, seen: str = "") -> list[Example]:
-    """Up to ``n`` examples of ``pool`` in a random order, leaving out any whose input occurs in
+    """Up to ``n`` examples of ``pool`` in a random order, leaving out any whose text occurs in
     the text ``seen`` (a line that the training text repeats)."""
     out = []
     for ex in rng.sample(pool, len(pool)):
         if len(out) == n:
             break
-        if not (seen and ex.input in seen):
+        if not (seen and any(part in seen for part in _revealed(ex))):
             out.append(ex)
     return out
+
+
+def _revealed(ex: Example) -> list[str]:
+    """The corpus text an example holds: its input, the masked sentence whole, the next line."""
+    if ex.task == "fill_mask":
+        return [ex.input.replace("___", ex.answer, 1)]
+    if ex.task == "continue":
+        return [ex.input, ex.answer]
+    return [ex.input]
 
 
 # --- the template -----------------------------------------------------------------------------
@@ -697,11 +710,13 @@ def sft_batches(
 # --- the base model ---------------------------------------------------------------------------
 
 
-def load_base_model(path: str | Path = BASE_MODEL_PATH) -> tuple[GPT, BPETokenizer, dict]:
+def load_base_model(
+    path: str | Path = BASE_MODEL_PATH, config: GPTConfig | None = None
+) -> tuple[GPT, BPETokenizer, dict]:
     """The assistant's pre-trained base model, its tokenizer and the checkpoint dict, loaded with
-    ``torch.load(weights_only=True)``. A checkpoint whose config is not the one it says it was
-    saved with, or that does not fit its model, fails with an error naming the fields."""
-    ckpt = load_checkpoint(path)
+    ``torch.load(weights_only=True)``. With ``config``, the checkpoint must have been saved with
+    it: otherwise a :class:`~course_lib.train.CheckpointError` names each field that differs."""
+    ckpt = load_checkpoint(path, config=config)
     config = GPTConfig(**ckpt["config"])
     model = GPT(config)
     load_checkpoint(path, model, config=config)
