@@ -50,6 +50,17 @@ def test_plain_text_never_becomes_a_marker():
         assert ids.count(TOK.special_id(name)) == 1, name
 
 
+markers = st.sampled_from(["<|user|>", "<|assistant|>", "<|end|>", "<|", "|>", "\n", "é ", "🙂"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(markers, st.text(max_size=12)), max_size=8))
+def test_tokenizer_round_trips_any_text_markers_included(parts):
+    text = "".join(parts)
+    ids = TOK.encode(text, allowed_special="none")
+    assert TOK.decode(ids) == text and max(ids, default=0) < 1021
+
+
 def test_format_example_is_the_template():
     assert I.format_example(EX) == (
         "<|user|>Which play are these lines from?\nOut, damned spot!<|assistant|>Macbeth<|end|>"
@@ -261,7 +272,7 @@ def test_pretraining_recipe_fits_the_size_limit():
     model = script.RECIPE.build_model(len(TOK))
     assert model.num_parameters() < 3_000_000
     assert 4 * sum(p.numel() for p in model.state_dict().values()) < script.MAX_MB * 1e6
-    assert script.RECIPE.block_size >= 256  # room for a 4-shot prompt
+    assert script.RECIPE.block_size >= 5 * 100  # room for a 4-shot prompt
 
 
 @pytest.mark.skipif(not I.BASE_MODEL_PATH.exists(), reason="the base model is not built yet")
@@ -269,3 +280,20 @@ def test_committed_base_model():
     model, tok, ckpt = I.load_base_model()
     assert I.BASE_MODEL_PATH.stat().st_size < 10e6 and ckpt["optimizer"] is None
     assert model.config.vocab_size == len(tok) and ckpt["extra"]["val_loss"] < 5
+
+
+def test_sft_runs_on_the_shared_loop_with_full_weights_and_with_lora():
+    from course_lib.finetune import apply_lora, count_trainable
+    from course_lib.train import TrainConfig, train
+
+    exs = [replace(EX, input=f"line {i}", answer=("Macbeth", "Hamlet")[i % 2]) for i in range(8)]
+    batches = I.sft_batches(exs, exs[:4], TOK, batch_size=4)
+    for lora in (False, True):
+        torch.manual_seed(0)
+        model = GPT(_tiny_config())
+        if lora:
+            apply_lora(model, r=2)
+            assert count_trainable(model) < sum(p.numel() for p in model.parameters()) / 4
+        config = TrainConfig(max_steps=30, lr=1e-2, eval_every=15, eval_batches=1, progress=False)
+        history = train(model, batches, config).history
+        assert history.val_loss[-1] < history.val_loss[0]  # it learns to answer
