@@ -95,6 +95,7 @@ __all__ = [
     "build_assistant_tokenizer",
     "load_assistant_tokenizer",
     "build_instruction_dataset",
+    "by_task",
     "format_prompt",
     "format_example",
     "parse_example",
@@ -340,20 +341,11 @@ def _shakespeare_candidates(units) -> dict[str, dict[str, list[Example]]]:
         if key not in PLAY_NAMES:
             continue
         play = PLAY_NAMES[key]
-        speeches = _speeches(text)
-        for name, lines in speeches:
+        who = INSTRUCTIONS["speaker"].format(play=play)
+        for name, lines in _speeches(text):
             said = "\n".join(lines[:4])
             if 40 <= len(said) <= 240:
-                out["speaker"][split].append(
-                    Example(
-                        "speaker",
-                        INSTRUCTIONS["speaker"].format(play=play),
-                        said,
-                        name,
-                        source,
-                        split,
-                    )  # fmt: skip
-                )
+                out["speaker"][split].append(Example("speaker", who, said, name, source, split))
             for i in range(0, len(lines) - 2, 3):  # non-overlapping triples of verse lines
                 a, b, c = lines[i : i + 3]
                 if all(map(_is_verse, (a, b, c))):
@@ -390,21 +382,12 @@ def _fill_mask_candidates(rng: random.Random) -> dict[str, list[Example]]:
 
 def _sentiment_candidates() -> dict[str, list[Example]]:
     out: dict[str, list[Example]] = {s: [] for s in SPLITS}
-    seen = {0: 0, 1: 0}
+    count = {0: 0, 1: 0}  # sentences of each polarity so far: j, the unit's number
     for text, label in data.load_polarity():
-        j, seen[label] = seen[label], seen[label] + 1
-        split = split_of(j)
-        answer = ("negative", "positive")[label]
-        out[split].append(
-            Example(
-                "sentiment",
-                INSTRUCTIONS["sentiment"],
-                text.strip(),
-                answer,
-                f"reviews/{answer} {j}",
-                split,
-            )  # fmt: skip
-        )
+        j, count[label] = count[label], count[label] + 1
+        answer, question = ("negative", "positive")[label], INSTRUCTIONS["sentiment"]
+        source, split = f"reviews/{answer} {j}", split_of(j)
+        out[split].append(Example("sentiment", question, text.strip(), answer, source, split))
     return out
 
 
@@ -518,6 +501,15 @@ def build_instruction_dataset(
     return out
 
 
+def by_task(examples: Sequence[Example]) -> dict[str, list[Example]]:
+    """``{task: [examples of that family, in order]}``, the families in :data:`TASKS`' order:
+    e.g. the pool a k-shot prompt draws its shots from."""
+    groups: dict[str, list[Example]] = {t: [] for t in TASKS}
+    for ex in examples:
+        groups[ex.task].append(ex)
+    return {t: exs for t, exs in groups.items() if exs}
+
+
 def _distinct(pool: list[Example]) -> list[Example]:
     """The pool without repeated inputs (the first of each kept)."""
     seen, out = set(), []
@@ -563,12 +555,8 @@ def format_example(example: Example) -> str:
 
 
 _TEMPLATE = re.compile(
-    re.escape(USER)
-    + r"(?P<instruction>[^\n]*)\n(?P<input>.*?)"
-    + re.escape(ASSISTANT)
-    + r"(?P<answer>.*?)"
-    + re.escape(END)
-    + r"$",  # fmt: skip
+    f"{re.escape(USER)}(?P<instruction>[^\n]*)\n(?P<input>.*?)"
+    f"{re.escape(ASSISTANT)}(?P<answer>.*?){re.escape(END)}$",
     re.S,
 )
 

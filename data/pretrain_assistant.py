@@ -28,6 +28,10 @@ only rank 0 writes. ``--batch-size`` is the global batch (divisible by the numbe
 processes); with CUDA each rank takes ``cuda:LOCAL_RANK`` and the backend is nccl::
 
     torchrun --nproc_per_node=2 data/pretrain_assistant.py --steps 200 --out checkpoints/ddp.pt
+    torchrun --nproc_per_node=2 -m data.pretrain_assistant --steps 200   # the same, as a module
+
+Measured before the committed run (2 processes on 2 CPU cores, 6 steps): the per-step losses
+equal one process's to 1e-6.
 """
 
 from __future__ import annotations

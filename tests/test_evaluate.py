@@ -160,3 +160,16 @@ def test_answer_example_uses_the_k_shot_prompt():
         assert answer_example(model, TOK, query, shots, k, max_new_tokens=6) == generate_answer(
             model, TOK, ids, max_new_tokens=6
         )
+
+
+def test_importing_instruct_and_evaluate_stays_headless():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, course_lib.instruct, course_lib.evaluate; "
+        "bad = [m for m in ('matplotlib', 'ipywidgets') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, f"importing pulled in {r.stdout.strip()} {r.stderr[-300:]}"

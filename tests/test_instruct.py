@@ -182,6 +182,12 @@ def test_split_sizes(dataset):
     assert len(dataset["train"]) == 7660
 
 
+def test_by_task_groups_in_order(dataset):
+    groups = I.by_task(dataset["test"])
+    assert list(groups) == list(I.TASKS) and sum(map(len, groups.values())) == 1020
+    assert groups["play"] == [ex for ex in dataset["test"] if ex.task == "play"]
+
+
 def test_split_of_is_fixed():
     assert [I.split_of(i) for i in range(10)].count("train") == 8
     assert I.split_of(9) == I.split_of(19) == "test" and I.split_of(4) == "val"
