@@ -369,3 +369,13 @@ def test_plain_tokenizer_saves_as_plain_in_a_fresh_process(tmp_path):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert out.stdout.split() == ["None", "None", "True"]
+
+
+@pytest.mark.parametrize("n", [4096, 4097, 4098, 9000])
+def test_encode_when_the_last_piece_fills_a_block(n):
+    # The fast encoder works in blocks of about 4,096 characters; a text whose last distinct
+    # piece ends a block exactly once lost the match between pieces and ids.
+    tok = BPETokenizer("gpt2").train(SAMPLE, 300)
+    for text in ("a" * n, "hello " + "b" * n):
+        ids = tok.encode(text)
+        assert tok.decode(ids) == text and ids == tok.encode(text, method="naive")

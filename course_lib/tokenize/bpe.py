@@ -239,7 +239,8 @@ class BPETokenizer:
             if size > 4096:
                 merged.append(self._apply_merges(sep.join(block)))
                 block, size = [], 0
-        merged.append(self._apply_merges(sep.join(block)))
+        if block:  # (an empty last block would add a separator, and a piece that is not there)
+            merged.append(self._apply_merges(sep.join(block)))
         ids = _chars_to_ids(sep.join(merged))
         ends = [i for i, t in enumerate(ids) if t == self.vocab_size] + [len(ids)]
         starts = [0] + [e + 1 for e in ends[:-1]]

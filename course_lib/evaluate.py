@@ -1,0 +1,247 @@
+"""Judging what an assistant says (lesson 07): its answers, written greedily or sampled, and
+two scores for them.
+
+Shapes: T positions, V vocabulary size.
+
+- :func:`generate_answer` continues a prompt (ids ending at ``<|assistant|>``) one token at a
+  time until the model writes ``<|end|>`` or ``max_new_tokens`` run out. ``temperature=0`` is
+  greedy decoding (the most likely token every time, the same answer every run); a temperature
+  above 0 samples, through :mod:`course_lib.sampling` (top-k, top-p), with a ``seed``. It
+  returns an :class:`Answer`: the text, the ids, and the probability the model gave each token
+  it wrote (at temperature 1, before any filtering), which is what an answer's colours show.
+- :func:`answer_example` asks for the answer to an :class:`~course_lib.instruct.Example`,
+  with ``k`` solved examples in front of it (:func:`~course_lib.instruct.few_shot_ids`).
+- :func:`exact_match`: 1 when the answer is the reference after :func:`normalize_answer`
+  (case, surrounding spaces and a final full stop do not count), else 0.
+- :func:`chrf`: the character n-gram F-score (chrF, Popović 2015) with sacreBLEU's defaults
+  (n-grams of 1 to 6 characters, spaces removed, recall weighted twice as much as precision,
+  beta = 2; the precision and recall of each order averaged over the orders both strings
+  have, then combined), on a 0-100 scale: partial credit for an answer that is close, as a
+  continued verse line rarely matches exactly. :func:`corpus_chrf` pools the counts of many
+  pairs first, as sacreBLEU's corpus score does. ``tests/test_evaluate.py`` checks both against
+  values computed with sacreBLEU 2.6.0.
+- :func:`score_answers`: both scores, averaged per task family.
+
+Layering: this module imports instruct, sampling and transformer; nothing that draws.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .instruct import END, Example, few_shot_ids
+from .sampling import check_generate_args, sample_next, sampling_generator
+from .tokenize import BPETokenizer
+from .transformer import GPT
+
+__all__ = [
+    "Answer",
+    "generate_answer",
+    "answer_example",
+    "normalize_answer",
+    "exact_match",
+    "char_ngrams",
+    "chrf",
+    "corpus_chrf",
+    "score_answers",
+]
+
+
+# --- writing an answer ------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """What :func:`generate_answer` wrote: ``text`` (without ``<|end|>``), ``ids`` (the new ids,
+    ``<|end|>`` left out), ``probs`` (the model's probability of each of ``ids`` at temperature
+    1) and ``stopped`` (True when the model ended the answer itself with ``<|end|>``)."""
+
+    text: str
+    ids: list[int] = field(default_factory=list)
+    probs: list[float] = field(default_factory=list)
+    stopped: bool = False
+
+
+@torch.no_grad()
+def generate_answer(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    prompt_ids: Sequence[int],
+    max_new_tokens: int = 32,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    *,
+    seed: int | None = None,
+) -> Answer:
+    """The model's answer to ``prompt_ids`` ``(T,)``, token by token until ``<|end|>``.
+
+    ``temperature=0`` (the default) is greedy; otherwise each token is drawn from the tempered,
+    filtered distribution with a generator seeded by ``seed``. A prompt too long for the model's
+    window loses its start: the model reads at most ``block_size - max_new_tokens`` prompt
+    tokens, so the answer always fits (and the KV cache never has to slide)."""
+    check_generate_args(max_new_tokens, temperature, top_k, top_p)
+    _check_room(model, max_new_tokens)
+    end = tokenizer.special_id(END)
+    device = next(model.parameters()).device
+    keep = model.config.block_size - max_new_tokens
+    ids = torch.as_tensor(list(prompt_ids)[-keep:], dtype=torch.long, device=device)[None]
+    gen = sampling_generator(seed, device)
+    was_training = model.training
+    model.eval()
+    caches = model.new_kv_caches()
+    out, probs, stopped = [], [], False
+    try:
+        logits, _ = model(ids, kv_caches=caches)  # (1, T, V)
+        for _ in range(max_new_tokens):
+            last = logits[:, -1]  # (1, V)
+            nxt = sample_next(last, temperature, top_k, top_p, generator=gen)  # (1, 1)
+            token = int(nxt)
+            if token == end:
+                stopped = True
+                break
+            out.append(token)
+            probs.append(float(last.float().softmax(-1)[0, token]))
+            logits, _ = model(nxt, kv_caches=caches)
+    finally:
+        model.train(was_training)
+    return Answer(tokenizer.decode(out), out, probs, stopped)
+
+
+def answer_example(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    example: Example,
+    shots: Sequence[Example] = (),
+    k: int = 0,
+    **options,
+) -> Answer:
+    """The model's answer to ``example``'s prompt, after the first ``k`` of ``shots`` written
+    out with their answers (a k-shot prompt; ``k=0``: the prompt alone). ``options`` go to
+    :func:`generate_answer` (``max_new_tokens``, ``temperature``, ``top_p``, ``seed``...)."""
+    return generate_answer(model, tokenizer, few_shot_ids(shots, example, k, tokenizer), **options)
+
+
+# --- scores -----------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_answer(text: str) -> str:
+    """``text`` compared loosely: spaces collapsed and trimmed, lower case, one final ``.`` or
+    ``,`` dropped (``" Macbeth. "`` -> ``"macbeth"``)."""
+    text = _SPACES.sub(" ", text).strip().casefold()
+    return text[:-1].rstrip() if text[-1:] in (".", ",") else text
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    """1.0 when ``prediction`` is ``reference`` after :func:`normalize_answer`, else 0.0."""
+    return float(normalize_answer(prediction) == normalize_answer(reference))
+
+
+def char_ngrams(text: str, n: int) -> Counter:
+    """How often each n-character substring of ``text`` occurs, spaces removed first (chrF's
+    convention): ``char_ngrams("a ab", 2) == Counter({"aa": 1, "ab": 1})``."""
+    text = "".join(text.split())
+    return Counter(text[i : i + n] for i in range(len(text) - n + 1))
+
+
+def _chrf_stats(hypothesis: str, reference: str, order: int) -> list[tuple[int, int, int]]:
+    """``(hypothesis n-grams, reference n-grams, matched n-grams)`` for n = 1 .. order."""
+    stats = []
+    for n in range(1, order + 1):
+        hyp, ref = char_ngrams(hypothesis, n), char_ngrams(reference, n)
+        stats.append((sum(hyp.values()), sum(ref.values()), sum((hyp & ref).values())))
+    return stats
+
+
+def _f_score(stats: list[tuple[int, int, int]], beta: float) -> float:
+    """sacreBLEU's chrF from n-gram counts: the mean precision and the mean recall over the
+    orders that both sides have, combined as an F-beta score, times 100."""
+    both = [(m / h, m / r) for h, r, m in stats if h > 0 and r > 0]
+    if not both:
+        return 0.0
+    precision = sum(p for p, _ in both) / len(both)
+    recall = sum(r for _, r in both) / len(both)
+    if precision + recall == 0:
+        return 0.0
+    b2 = beta**2
+    return 100 * (1 + b2) * precision * recall / (b2 * precision + recall)
+
+
+def chrf(hypothesis: str, reference: str, order: int = 6, beta: float = 2.0) -> float:
+    """The chrF score (0-100) of ``hypothesis`` against ``reference``: 100 for the same
+    characters (spaces aside), 0 when they share no character.
+
+    >>> round(chrf("the cat", "the hat"), 2)  # (5/6 + 3/5 + 1/4 + 0 + 0 + 0) / 6 both ways
+    28.06
+    """
+    _check_chrf_args(order, beta)
+    return _f_score(_chrf_stats(hypothesis, reference, order), beta)
+
+
+def corpus_chrf(
+    hypotheses: Sequence[str], references: Sequence[str], order: int = 6, beta: float = 2.0
+) -> float:
+    """chrF of many pairs at once: the n-gram counts of all pairs are added up, then scored
+    (sacreBLEU's ``corpus_score``); not the mean of the pairs' scores."""
+    _check_chrf_args(order, beta)
+    _check_same_length(hypotheses, references)
+    totals = [[0, 0, 0] for _ in range(order)]
+    for hyp, ref in zip(hypotheses, references, strict=True):
+        for total, counts in zip(totals, _chrf_stats(hyp, ref, order), strict=True):
+            for i, c in enumerate(counts):
+                total[i] += c
+    return _f_score([tuple(t) for t in totals], beta)
+
+
+def score_answers(examples: Sequence[Example], predictions: Sequence[str]) -> dict[str, dict]:
+    """``{task: {"n", "exact_match", "chrf"}}``: the mean exact match (0-1) and the mean
+    sentence chrF (0-100) of ``predictions`` against the examples' answers, per task family,
+    in the order of the examples' first appearance."""
+    _check_same_length(examples, predictions)
+    by_task: dict[str, list[tuple[float, float]]] = {}
+    for ex, pred in zip(examples, predictions, strict=True):
+        by_task.setdefault(ex.task, []).append(
+            (exact_match(pred, ex.answer), chrf(pred, ex.answer))
+        )
+    return {
+        task: {
+            "n": len(rows),
+            "exact_match": statistics.fmean(em for em, _ in rows),
+            "chrf": statistics.fmean(c for _, c in rows),
+        }
+        for task, rows in by_task.items()
+    }
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+def _check_room(model: GPT, max_new_tokens: int) -> None:
+    if max_new_tokens >= model.config.block_size:
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the model's window "
+            f"of {model.config.block_size} tokens: ask for fewer new tokens"
+        )
+
+
+def _check_chrf_args(order: int, beta: float) -> None:
+    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order must be a positive int (sacreBLEU uses 6), got {order!r}")
+    if not beta > 0:
+        raise ValueError(f"beta must be > 0 (2 weighs recall twice as much), got {beta!r}")
+
+
+def _check_same_length(a: Sequence, b: Sequence) -> None:
+    if len(a) != len(b):
+        raise ValueError(
+            f"got {len(a)} examples or hypotheses but {len(b)} predictions or references: "
+            "pass one for each"
+        )
