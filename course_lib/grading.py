@@ -41,8 +41,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import runtime  # noqa: F401 (a grading kernel imports this module: runtime takes the token)
-
 SOLUTION_MARK = "### BEGIN SOLUTION"
 SKIP_TAG = "exercises-only-skip"
 CHECK_CALL = re.compile(r"^\s*(?:ok\s*=\s*)?(check_\w+)\(", re.M)
@@ -122,7 +120,8 @@ def nbgrader_metadata(nb) -> int:
         meta = {"schema_version": 3, "task": False, "solution": False, "grade": False}
         checks = checks_called(cell)
         if is_solution_cell(cell):
-            found = DEFINES.search(_source(cell).split(SOLUTION_MARK)[0] or _source(cell))
+            before = _source(cell).split(SOLUTION_MARK)[0]
+            found = DEFINES.search(before) or DEFINES.search(_source(cell))
             name = next((g for g in (found.groups() if found else ()) if g), cell.get("id"))
             meta.update(solution=True, locked=False, grade_id=_unique(f"answer_{name}", used))
         elif checks:
@@ -345,10 +344,12 @@ def _kernel_setup_args(limits: Limits) -> list[str]:
 def confine_kernel(memory_mb: int, cpu_seconds: int) -> None:
     """Run inside a grading kernel at start: cap its memory and CPU time (hard limits: code run
     later cannot raise them) and refuse network connections made through Python's ``socket``
-    (the kernel's own channels are ZeroMQ's, not these). Importing this module has already made
-    ``course_lib.runtime`` take the grader's token."""
+    (the kernel's own channels are ZeroMQ's, not these); first, import ``course_lib.runtime``,
+    which takes the grader's token."""
     import resource
     import socket
+
+    from . import runtime  # noqa: F401 (importing it takes the grader's token)
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20,) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds,) * 2)

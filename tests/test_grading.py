@@ -7,6 +7,8 @@ import copy
 import csv
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -288,3 +290,34 @@ def test_regrade_is_identical_and_a_run_is_confined(tmp_path):
     assert "network: no network while grading" in text
     assert "memory: refused" in text
     assert "output dir: True" in text
+
+
+def test_metadata_patch_changes_metadata_only_and_is_idempotent(tmp_path):
+    """tools/patches/nbgrader_metadata.py on a copy of the lessons: nbgrader metadata and tags
+    added, sources and outputs untouched, a second run writes nothing."""
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "notebooks", tmp_path / "notebooks")
+    script = root / "tools" / "patches" / "nbgrader_metadata.py"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for expected in ("patched|already done", "already done"):
+        done = subprocess.run(
+            [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        assert all(re.search(expected, line) for line in done.stdout.splitlines())
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        before = json.loads(path.read_text(encoding="utf-8"))
+        after = json.loads((tmp_path / "notebooks" / path.name).read_text(encoding="utf-8"))
+        strip = ("nbgrader", "tags")
+        for old, new in zip(before["cells"], after["cells"], strict=True):
+            assert (old["source"], old.get("outputs")) == (new["source"], new.get("outputs"))
+            kept = {k: v for k, v in new["metadata"].items() if k not in strip}
+            assert kept == {k: v for k, v in old["metadata"].items() if k not in strip}
+        graded = [c for c in after["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+        assert graded and all(c["metadata"]["nbgrader"]["locked"] for c in graded), path.name
+        ids = [
+            c["metadata"]["nbgrader"]["grade_id"]
+            for c in after["cells"]
+            if "nbgrader" in c["metadata"]
+        ]
+        assert len(ids) == len(set(ids)), path.name
