@@ -424,6 +424,8 @@ def _missing_verdict(ex: Exercise, errors: dict) -> tuple[str, str]:
         return "not attempted", "the function is not written yet (it raises NotImplementedError)"
     if ename in ("KeyboardInterrupt", "CellTimeoutError"):
         return "timeout", "the check cell ran past the time limit"
+    if ename == "AssertionError":  # strict mode: a failing check stops its cell
+        return "not run", "not checked: a check before it in the same cell failed"
     return f"error ({ename})", f"the check cell raised {ename}: {evalue}"
 
 
