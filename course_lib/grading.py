@@ -268,7 +268,6 @@ def grade_submission(
     lesson = nbformat.read(lesson_path, as_version=4)
     exercises = exercises_of(lesson)
     grade = Grade(student, Path(path).name, Path(lesson_path).stem)
-    grade.max_points = sum(e.points for e in exercises)
     start = time.perf_counter()
     try:
         submission = nbformat.read(path, as_version=4)
@@ -390,6 +389,7 @@ def _accepted_verdicts(nb, starts: list, verdict_file: Path, token: str) -> dict
 def _finish(grade: Grade, exercises: list[Exercise], accepted: dict, nb, start: float) -> None:
     """Fill in verdicts, reasons, points and the run's status."""
     errors = _cell_errors(nb) if nb is not None else {}
+    grade.max_points = sum(e.points for e in exercises)
     for ex in exercises:
         verdict, message = accepted.get(ex.check, (None, ""))
         if verdict is None:

@@ -321,3 +321,25 @@ def test_metadata_patch_changes_metadata_only_and_is_idempotent(tmp_path):
             if "nbgrader" in c["metadata"]
         ]
         assert len(ids) == len(set(ids)), path.name
+
+
+def test_a_check_stopped_by_a_failing_one_in_its_cell_is_not_run():
+    nb = lesson()
+    nb.cells[6].source = CHECK_SPLIT + "\ncheck_merge_heads(merge_heads)"
+    grading.nbgrader_metadata(nb)
+    for cell in nb.cells:
+        cell.outputs = []
+    nb.cells[6].outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="")]
+    grade = grading.Grade("s", "s.ipynb", "tiny")
+    accepted = {
+        "check_bits_per_char": ("passed", ""),
+        "check_split_heads": ("failed", "hint: transpose"),
+    }
+    grading._finish(grade, grading.exercises_of(nb), accepted, nb, 0.0)
+    assert grade.verdicts == {
+        "check_bits_per_char": "passed",
+        "check_split_heads": "failed",
+        "check_merge_heads": "not run",
+    }
+    assert grade.score == 1 and grade.max_points == 3
+    assert grade.reasons["check_split_heads"] == "hint: transpose"
