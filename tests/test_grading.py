@@ -216,7 +216,7 @@ def test_course_grade_and_nbgrader_give_the_same_right_marks(tmp_path, monkeypat
 
     def run(*argv):
         done = subprocess.run(
-            [*nbgrader, *argv], cwd=course, env=env, capture_output=True, text=True, timeout=300
+            [*nbgrader, *argv], cwd=course, env=env, capture_output=True, text=True, timeout=900
         )
         return done.returncode, done.stdout + done.stderr
 
