@@ -2,14 +2,18 @@
 
     course student OUTDIR [LESSON ...] [--force]   learner versions of the lessons
     course check NOTEBOOK                          run a learner's notebook; one line per exercise
-    course grade DIR --out grades.csv              the same over a folder of submissions
+    course grade DIR --out grades.csv [--lesson L] grade a folder of submissions (see grading.py)
+    course nbgrader DEST [LESSON ...]              an nbgrader course directory of the lessons
     course run [LESSON ...] [--fast] [--out DIR]   execute lessons headless; executed copy + HTML
     course doctor                                  the environment check of lesson 00
     course timings                                 minutes per lesson, from the committed runs
 
 Nothing a learner or instructor wrote is ever modified: ``student`` refuses to overwrite files
 without ``--force``; ``check`` and ``grade`` execute copies; a crashing or endless submission is
-reported as such (per-cell timeout) and grading goes on with the next.
+reported as such (per-cell timeout) and grading goes on with the next. ``grade`` runs the
+instructor's lesson with the learner's answers put in and reads the marks from a channel the
+notebook cannot print to (:mod:`course_lib.grading`); ``check`` is the learner's quick look and
+reads the printed verdicts.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import re
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .grading import CHECK_CALL, DEFAULT_SEED, Limits, exercises_of, grade_submission
 from .runtime import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -33,7 +39,6 @@ VERDICT = re.compile(
     r"(passed|failed|not attempted|uses the library version)",
     re.M,
 )
-CHECK_CALL = re.compile(r"^\s*(?:ok\s*=\s*)?(check_\w+)\(", re.M)
 
 
 def lesson_paths(names: list[str] | None = None) -> list[Path]:
@@ -228,9 +233,33 @@ def cmd_check(args) -> int:
     return 0 if report.verdicts and all(v == "passed" for v in report.verdicts.values()) else 1
 
 
+def _submissions(folder: Path) -> list[tuple[str, Path]]:
+    """(student, notebook) for one notebook per student, or one folder per student."""
+    subs = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("*/*.ipynb"))
+    return [(p.stem if p.parent == folder else p.parent.name, p) for p in subs]
+
+
+def _lesson_for(sub: Path, chosen: str | None) -> Path:
+    """The instructor's lesson a submission answers: ``--lesson`` (a lesson name or number, or a
+    notebook's path), else the lesson whose file name the submission has."""
+    if chosen:
+        return (
+            Path(chosen)
+            if chosen.endswith(".ipynb") and Path(chosen).exists()
+            else (lesson_paths([chosen])[0])
+        )
+    hits = [p for p in lesson_paths() if p.name == sub.name]
+    if not hits:
+        raise SystemExit(
+            f"course grade: {sub.name} is not named after a lesson; say which lesson the "
+            "submissions answer with --lesson (e.g. --lesson 04)"
+        )
+    return hits[0]
+
+
 def cmd_grade(args) -> int:
     folder = Path(args.dir)
-    subs = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("*/*.ipynb"))
+    subs = _submissions(folder)
     if not subs:
         print(
             f"course grade: no .ipynb files in {folder} (one per student, or one folder per "
@@ -238,30 +267,91 @@ def cmd_grade(args) -> int:
             file=sys.stderr,
         )
         return 1
-    rows, columns = [], []
-    for sub in subs:
-        student = sub.stem if sub.parent == folder else sub.parent.name
-        print(f"grading {student} ({sub.name}) ...", flush=True)
-        report = check_notebook(sub, timeout=args.timeout, fast=not args.full)
-        columns.extend(n for n in report.verdicts if n not in columns)
-        rows.append((student, sub.relative_to(folder).as_posix(), report))
-    out = Path(args.out)
+    import nbformat
+
+    lessons = {sub: _lesson_for(sub, args.lesson) for _, sub in subs}
+    exercises = []  # the columns: every lesson's exercises, from the instructor's copy
+    for lesson in dict.fromkeys(lessons.values()):
+        names = [e.check for e in exercises_of(nbformat.read(lesson, as_version=4))]
+        exercises.extend(n for n in names if n not in exercises)
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds)
+
+    def one(student: str, sub: Path):
+        return grade_submission(
+            sub,
+            lessons[sub],
+            student=student,
+            fast=not args.full,
+            exercises_only=args.exercises_only,
+            seed=args.seed,
+            limits=limits,
+            feedback_dir=Path(args.feedback) if args.feedback else None,
+        )
+
+    grades = {}
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(one, student, sub): (student, sub) for student, sub in subs}
+        for future in as_completed(futures):
+            student, sub = futures[future]
+            grade = grades[sub] = future.result()
+            print(_grade_line(grade), flush=True)
+    _write_grades_csv(Path(args.out), folder, [(s, sub, grades[sub]) for s, sub in subs], exercises)
+    print(f"wrote {args.out}: {len(subs)} submissions, {len(exercises)} exercises")
+    return 0
+
+
+def _grade_line(g) -> str:
+    """One console line per student: score, status, time, and what failed."""
+    failing = [f"{c} {v}" for c, v in g.verdicts.items() if v != "passed"]
+    return (
+        f"{g.student:<16} {g.score:g}/{g.max_points:g}  {g.status:<8} {g.seconds:6.1f} s"
+        + (f"  {'; '.join(failing)}" if failing else "")
+        + (f"  [{g.detail}]" if g.detail else "")
+        + (f"  review: {', '.join(g.flags)}" if g.flags else "")
+    )
+
+
+def _write_grades_csv(out: Path, folder: Path, rows: list, exercises: list[str]) -> None:
+    """One row per submission: score, max, seconds, each exercise's verdict and points, the
+    reasons (with the hints) for what failed, the run's status, flags for review."""
     with out.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "notebook", "status", "passed", *columns, "detail"])
-        for student, name, r in rows:
-            passed = sum(v == "passed" for v in r.verdicts.values())
+        per_exercise = [col for e in exercises for col in (e, f"{e} points")]
+        writer.writerow(
+            ["student", "notebook", "lesson", "status", "score", "max", "seconds"]
+            + per_exercise
+            + ["reasons", "detail", "flags"]
+        )
+        for student, sub, g in rows:
+            cells = []
+            for e in exercises:
+                cells += [g.verdicts.get(e, ""), f"{g.points[e]:g}" if e in g.points else ""]
+            reasons = "\n\n".join(f"{c}: {g.verdicts[c]}\n{m}" for c, m in g.reasons.items())
             writer.writerow(
-                [
-                    student,
-                    name,
-                    r.status,
-                    passed,
-                    *(r.verdicts.get(c, "not run") for c in columns),
-                    r.detail,
-                ]
+                [student, sub.relative_to(folder).as_posix(), g.lesson, g.status]
+                + [f"{g.score:g}", f"{g.max_points:g}", f"{g.seconds:.1f}"]
+                + cells
+                + [reasons, g.detail, "; ".join(g.flags)]
             )
-    print(f"wrote {out}: {len(rows)} submissions, {len(columns)} exercises")
+
+
+def cmd_nbgrader(args) -> int:
+    from .grading import write_nbgrader_course
+
+    dest = Path(args.dest)
+    if (dest / "source").exists() and not args.force:
+        print(
+            f"course nbgrader: {dest} already holds a source/ folder; nothing was written. Use "
+            "--force to overwrite the lessons in it.",
+            file=sys.stderr,
+        )
+        return 1
+    for path in write_nbgrader_course(dest, lesson_paths(args.lessons), seed=args.seed):
+        print(f"wrote {path}")
+    print(
+        f"wrote {dest / 'nbgrader_config.py'}; next: cd {dest} && nbgrader generate_assignment "
+        "<lesson>"
+    )
     return 0
 
 
@@ -380,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, helptext in (
         ("check", "run a learner's notebook and report each exercise"),
-        ("grade", "check every submission in a folder, write a CSV"),
+        ("grade", "grade every submission in a folder against the lesson, write a CSV"),
     ):
         p = sub.add_parser(name, help=helptext)
         if name == "check":
@@ -389,9 +479,31 @@ def main(argv: list[str] | None = None) -> int:
         else:
             p.add_argument("dir")
             p.add_argument("--out", required=True, help="CSV file to write")
+            p.add_argument(
+                "--lesson", help="the lesson answered: name, number or path (default: file name)"
+            )
+            p.add_argument("--feedback", help="folder for each executed copy and its HTML")
+            p.add_argument("-j", "--jobs", type=int, default=1, help="submissions in parallel")
+            p.add_argument(
+                "--exercises-only",
+                action="store_true",
+                help="skip the cells tagged exercises-only-skip (long runs no exercise needs)",
+            )
+            p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the checks' seed")
+            p.add_argument("--memory-mb", type=int, default=8192, help="per run (default 8192)")
+            p.add_argument(
+                "--cpu-seconds", type=int, default=1800, help="CPU time per run (default 1800)"
+            )
             p.set_defaults(func=cmd_grade)
         p.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
         p.add_argument("--full", action="store_true", help="run in full mode (default: fast)")
+
+    p = sub.add_parser("nbgrader", help="write an nbgrader course directory of the lessons")
+    p.add_argument("dest")
+    p.add_argument("lessons", nargs="*", help="lesson numbers or names (default: all)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the checks' seed when grading")
+    p.add_argument("--force", action="store_true", help="overwrite lessons already there")
+    p.set_defaults(func=cmd_nbgrader)
 
     p = sub.add_parser("run", help="execute lessons headless, write executed copies and HTML")
     p.add_argument("lessons", nargs="*")

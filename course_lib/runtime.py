@@ -1,6 +1,19 @@
-"""Where and how the course runs: seeding, device, fast mode, data paths, threads.
+"""Where and how the course runs: seeding, device, fast mode, data and output paths, threads,
+and the settings a grader gives a run.
 
 This module imports nothing else of ours, so every other module may import it.
+
+Environment variables it reads (all optional):
+
+    COURSE_FAST=1           fast mode: fewer steps, same code paths
+    COURSE_ROOT             the repository root (default: the folder above ``course_lib``)
+    COURSE_OUTPUT_DIR       where lessons write checkpoints (default ``checkpoints/`` in the repo)
+    COURSE_STRICT=1         a failing exercise check raises ``AssertionError`` (also on when
+                            nbgrader runs the notebook: it sets ``NBGRADER_EXECUTION``)
+    COURSE_GRADE_SEED       a fixed seed for the checks' inputs: a regrade gives the same marks
+    COURSE_VERDICTS         a file the checks append their verdicts to, one JSON line each
+    COURSE_GRADE_TOKEN_FILE a file holding the grader's secret for this run: read once, at import,
+                            then deleted, so code run later in the kernel cannot read it
 """
 
 from __future__ import annotations
@@ -19,6 +32,24 @@ FAST: bool = os.environ.get("COURSE_FAST", "0") == "1"
 REPO_ROOT: Path = Path(os.environ.get("COURSE_ROOT", Path(__file__).resolve().parent.parent))
 DATA_DIR: Path = REPO_ROOT / "data"
 CACHE_DIR: Path = DATA_DIR / "cache"
+OUTPUT_DIR: Path = Path(os.environ.get("COURSE_OUTPUT_DIR") or REPO_ROOT / "checkpoints")
+"""Where lessons write what they produce (checkpoints): one folder per grading run."""
+
+
+def _take_grade_token() -> str | None:
+    """The grader's secret for this run, read from ``COURSE_GRADE_TOKEN_FILE`` and deleted."""
+    path = os.environ.pop("COURSE_GRADE_TOKEN_FILE", None)
+    if not path:
+        return None
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+        Path(path).unlink()
+    except OSError:
+        return None
+    return token or None
+
+
+_GRADE_TOKEN: str | None = _take_grade_token()
 
 _DEVICES = ("cuda", "mps", "cpu")
 
@@ -137,6 +168,28 @@ def _bar_text(bar) -> str:
 def num_threads() -> int:
     """Threads PyTorch uses for CPU work (set with ``torch.set_num_threads``)."""
     return torch.get_num_threads()
+
+
+def output_path(*parts: str) -> Path:
+    """A path inside the output folder (``COURSE_OUTPUT_DIR``, default ``checkpoints/`` in the
+    repository), e.g. ``output_path("05_gpt.pt")``: a grader gives each submission its own."""
+    return OUTPUT_DIR.joinpath(*parts)
+
+
+def strict_checks() -> bool:
+    """Whether a failing exercise check raises ``AssertionError`` (under ``course grade`` and
+    nbgrader) instead of only printing its verdict (for learners)."""
+    return os.environ.get("COURSE_STRICT", "0") == "1" or bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def grade_seed() -> int | None:
+    """``COURSE_GRADE_SEED`` as an int (the checks then draw the same inputs every run), or None."""
+    value = os.environ.get("COURSE_GRADE_SEED", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"COURSE_GRADE_SEED must be a non-negative integer, got {value!r}")
+    return int(value)
 
 
 def data_path(*parts: str) -> Path:

@@ -1,5 +1,6 @@
 """The `course` command: student versions, check, grade, run, doctor."""
 
+import copy
 import csv
 import json
 import re
@@ -132,25 +133,37 @@ def test_check_reports_each_exercise(tmp_path, capsys):
     assert re.search(r"FAIL\s+check_bits_per_char\s+failed", capsys.readouterr().out)
 
 
-def test_grade_writes_one_row_per_submission_even_when_it_crashes_or_hangs(tmp_path):
+def test_grade_writes_one_row_per_submission_even_when_it_crashes_or_hangs(tmp_path, capsys):
+    lesson = tiny_lesson()
+    lesson_path = tmp_path / "lesson.ipynb"
+    nbformat.write(lesson, lesson_path)
+
+    def answer(source):
+        sub = copy.deepcopy(lesson)
+        sub.cells[1].source = source
+        return sub
+
     subs = tmp_path / "subs"
     subs.mkdir()
-    nbformat.write(tiny_lesson(), subs / "ada.ipynb")
-    nbformat.write(cli.make_student_notebook(tiny_lesson()), subs / "bob.ipynb")
-    nbformat.write(tiny_lesson(extra_first="raise ValueError('oops')"), subs / "cy.ipynb")
-    nbformat.write(tiny_lesson(extra_first="while True:\n    pass"), subs / "dee.ipynb")
+    nbformat.write(lesson, subs / "ada.ipynb")
+    nbformat.write(cli.make_student_notebook(copy.deepcopy(lesson)), subs / "bob.ipynb")
+    nbformat.write(answer("raise ValueError('oops')"), subs / "cy.ipynb")
+    nbformat.write(answer("while True:\n    pass"), subs / "dee.ipynb")
     (subs / "eve.ipynb").write_text("{ not a notebook")
     originals = {p.name: p.read_bytes() for p in subs.iterdir()}
     out = tmp_path / "grades.csv"
-    assert cli.main(["grade", str(subs), "--out", str(out), "--timeout", "5"]) == 0
+    argv = ["grade", str(subs), "--out", str(out), "--timeout", "5", "--lesson", str(lesson_path)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^ada\s+1/1\s+ok", printed, re.M)  # one line per student as it goes
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == {"ada", "bob", "cy", "dee", "eve"}
     assert rows["ada"]["check_bits_per_char"] == "passed" and rows["ada"]["status"] == "ok"
+    assert (rows["ada"]["score"], rows["ada"]["max"]) == ("1", "1")
     assert rows["bob"]["check_bits_per_char"] == "not attempted"
-    assert rows["cy"]["status"] == "error" and "ValueError" in rows["cy"]["detail"]
-    assert rows["cy"]["check_bits_per_char"] == "passed"  # the run went on after the crash
+    assert rows["cy"]["check_bits_per_char"] == "error (NameError)"
     assert rows["dee"]["status"] == "timeout"
-    assert rows["eve"]["status"] == "crashed"
+    assert rows["eve"]["status"] == "crashed" and rows["eve"]["score"] == "0"
     assert {p.name: p.read_bytes() for p in subs.iterdir()} == originals
 
 

@@ -6,10 +6,20 @@ success it prints one line; on failure it prints, in plain words, the input, the
 received value, and a hint aimed at the usual mistake, never the solution code. Checks return
 ``True``/``False`` rather than raising, so a learner sees every exercise's status; only a function
 that is not written yet (it raises ``NotImplementedError``, the student version's stub) stops the
-run there, as nbgrader's stubs do. ``course check`` reads the one-line verdicts::
+run there, as nbgrader's stubs do::
 
     ✅ check_merge: passed on 20 random inputs
     ❌ check_merge: failed ...
+
+Under grading (settings in :mod:`course_lib.runtime`) three things change:
+
+- strict mode (``COURSE_STRICT=1``, or nbgrader running the notebook): a failing check raises
+  ``AssertionError`` carrying its message and hint, so nbgrader's grade cell scores 0;
+- ``COURSE_GRADE_SEED``: every check draws the same inputs each run (seeded per check name), so
+  a regrade gives the same marks;
+- ``COURSE_VERDICTS``: every verdict is also appended to that file as one JSON line carrying the
+  grader's secret token for the run. ``course grade`` reads marks from there, never from what the
+  notebook printed: a submission can print a ✅, not write a line the grader accepts.
 
 Lesson-specific checks live in submodules (``course_lib.checks.tokenize`` and so on), each built
 with :func:`check_function` and :class:`Hint`.
@@ -18,7 +28,9 @@ with :func:`check_function` and :class:`Hint`.
 from __future__ import annotations
 
 import copy
+import json
 import math
+import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .. import runtime
 
 PASS_MARK, FAIL_MARK, LIBRARY_MARK = "\u2705", "\u274c", "\u26a0\ufe0f"
 USES_LIBRARY = "uses the library version"
@@ -213,14 +227,21 @@ def library_verdict(fn: Callable, library, name: str, verbose: bool = True) -> b
 
 
 def report_library_use(used: str, name: str, verbose: bool = True) -> bool:
-    """Print the "uses the library version" verdict for an answer found to use ``used`` (a
-    qualified name); return False. For checks that find the use their own way."""
-    if verbose:
-        print(
-            f"{LIBRARY_MARK} {name}: {USES_LIBRARY}\n   your function calls {used}, the "
-            "course's own answer: write the steps yourself (the lesson shows them)"
-        )
-    return False
+    """Report the "uses the library version" verdict for an answer found to use ``used`` (a
+    qualified name); return False (raise ``AssertionError`` in strict mode). For checks that find
+    the use their own way."""
+    return library_use_verdict(
+        name,
+        f"your function calls {used}, the course's own answer: write the steps yourself "
+        "(the lesson shows them)",
+        verbose,
+    )
+
+
+def library_use_verdict(name: str, message: str, verbose: bool = True) -> bool:
+    """Report "uses the library version" with ``message`` saying what was called; return False
+    (raise ``AssertionError`` in strict mode). The answer gets no points."""
+    return _verdict(name, USES_LIBRARY, message, verbose, mark=LIBRARY_MARK)
 
 
 # --- the check ------------------------------------------------------------------------------
@@ -257,7 +278,7 @@ def check_function(
     if library_verdict(fn, library, name, verbose) is False:
         return False
     n = 0
-    for args in _cases(make_inputs, trials, seed):
+    for args in _cases(make_inputs, trials, seed, name):
         args = args if isinstance(args, tuple) else (args,)
         n += 1
         expected = reference(*copy.deepcopy(args))
@@ -266,7 +287,7 @@ def check_function(
             got = fn(*copy.deepcopy(args))
         except NotImplementedError:
             # Stop "Run All" here, as an nbgrader stub does: later cells may need this answer.
-            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted")
+            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted", strict=False)
             raise
         except Exception as e:  # the learner's code crashed: say where, not how to fix it
             return _fail(
@@ -277,10 +298,8 @@ def check_function(
             return _fail(
                 name, _wrong_result(reason, args, shown_args, expected, got, hints), verbose
             )
-    if verbose:
-        drawn = "random " if callable(make_inputs) else ""
-        print(f"{PASS_MARK} {name}: passed on {n} {drawn}input{'s' if n != 1 else ''}")
-    return True
+    drawn = "random " if callable(make_inputs) else ""
+    return _pass(name, f"passed on {n} {drawn}input{'s' if n != 1 else ''}", verbose)
 
 
 _NOT_WRITTEN = (
@@ -290,14 +309,27 @@ _NOT_WRITTEN = (
 
 
 def _cases(
-    make_inputs: Callable[[random.Random], tuple] | Iterable[tuple], trials: int, seed: int | None
+    make_inputs: Callable[[random.Random], tuple] | Iterable[tuple],
+    trials: int,
+    seed: int | None,
+    name: str,
 ) -> Iterable[tuple]:
     """The inputs to try: ``trials`` fresh ones drawn by ``make_inputs(rng)`` (lazily, one per
     case), or the fixed iterable itself."""
     if callable(make_inputs):
-        rng = random.Random(seed)
+        rng = check_rng(name, seed)
         return (make_inputs(rng) for _ in range(trials))
     return make_inputs
+
+
+def check_rng(name: str, seed: int | None = None) -> random.Random:
+    """The random generator a check draws its inputs from: seeded with ``seed`` when given, else
+    with ``COURSE_GRADE_SEED`` and the check's ``name`` when grading (the same inputs every run,
+    different ones per check), else fresh (a learner sees new inputs each run)."""
+    if seed is not None:
+        return random.Random(seed)
+    graded = runtime.grade_seed()
+    return random.Random(f"{graded}:{name}") if graded is not None else random.Random()
 
 
 def _wrong_result(
@@ -324,11 +356,45 @@ def _safe(pred, *args) -> bool:
         return False
 
 
-def _fail(name: str, message: str, verbose: bool, verdict: str = "failed") -> bool:
+def _fail(
+    name: str, message: str, verbose: bool, verdict: str = "failed", *, strict: bool = True
+) -> bool:
+    """Report a failing verdict; return False, or raise ``AssertionError`` in strict mode (unless
+    ``strict=False``: the caller re-raises the learner's ``NotImplementedError`` itself)."""
+    return _verdict(name, verdict, message, verbose, mark=FAIL_MARK, strict=strict)
+
+
+def _pass(name: str, message: str, verbose: bool) -> bool:
+    """Report a pass (``message`` is the verdict line, e.g. "passed on 20 random inputs")."""
+    record_verdict(name, "passed", message)
+    if verbose:
+        print(f"{PASS_MARK} {name}: {message}")
+    return True
+
+
+def _verdict(
+    name: str, verdict: str, message: str, verbose: bool, *, mark: str, strict: bool = True
+) -> bool:
+    """Record, print and (in strict mode) raise a verdict that is not a pass; return False."""
+    record_verdict(name, verdict, message)
     if verbose:
         lines = "\n".join("   " + line for line in message.splitlines())
-        print(f"{FAIL_MARK} {name}: {verdict}\n{lines}")
+        print(f"{mark} {name}: {verdict}\n{lines}")
+    if strict and runtime.strict_checks():
+        raise AssertionError(f"{name}: {verdict}\n{message}")
     return False
+
+
+def record_verdict(name: str, verdict: str, message: str = "") -> None:
+    """Append a verdict to the grader's file (``COURSE_VERDICTS``), if grading: one JSON line
+    with the check's name, the verdict, the message (input, expected, received, hint) and the
+    grader's token for this run (``course_lib.runtime`` took it at import). Learners: no-op."""
+    path = os.environ.get("COURSE_VERDICTS")
+    if not path:
+        return
+    line = {"check": name, "verdict": verdict, "message": message, "token": runtime._GRADE_TOKEN}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 # --- predict, then measure ----------------------------------------------------------------
@@ -367,12 +433,12 @@ def check_prediction(
             raise ValueError("a numerical prediction needs a tolerance")
         allowed = tolerance * abs(measured) if relative else tolerance
         right = abs(prediction - measured) <= allowed
-    if verbose:
-        shown = f"{measured:.4g}" if isinstance(measured, float) else repr(measured)
-        verdict = "right" if right else "not what happened: read why below"
-        print(
-            f"{PASS_MARK} {name}: passed (prediction made)\n"
-            f"   you predicted {prediction!r}; the experiment measured {shown}: {verdict}\n"
-            f"   why: {explain}"
-        )
+    shown = f"{measured:.4g}" if isinstance(measured, float) else repr(measured)
+    verdict = "right" if right else "not what happened: read why below"
+    _pass(
+        name,
+        f"passed (prediction made)\n   you predicted {prediction!r}; the experiment measured "
+        f"{shown}: {verdict}\n   why: {explain}",
+        verbose,
+    )
     return right

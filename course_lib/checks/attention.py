@@ -26,13 +26,12 @@ from ..attention import (
     split_heads,
 )
 from . import (
-    LIBRARY_MARK,
-    USES_LIBRARY,
     Hint,
     _as_array,
     check_function,
     check_prediction,
     compare,
+    library_use_verdict,
     library_verdict,
     transposed,
     uses_library,
@@ -81,11 +80,11 @@ def _no_shortcut(fn, name: str, library, torch_fns=()) -> bool | None:
     first: ``F.scaled_dot_product_attention`` shares its name with the course's.)"""
     used = uses_library(fn, torch_fns) if torch_fns else None
     if used is not None:
-        print(
-            f"{LIBRARY_MARK} {name}: {USES_LIBRARY}\n   your function calls PyTorch's "
-            f"{used.rsplit('.', 1)[-1]}: write the steps yourself (the lesson shows them)"
+        return library_use_verdict(
+            name,
+            f"your function calls PyTorch's {used.rsplit('.', 1)[-1]}: write the steps "
+            "yourself (the lesson shows them)",
         )
-        return False
     return library_verdict(fn, library, name)
 
 

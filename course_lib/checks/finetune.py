@@ -28,13 +28,14 @@ from ..finetune import (
 from ..transformer import GPT, GPTConfig
 from . import (
     _NOT_WRITTEN,
-    PASS_MARK,
     Hint,
     _fail,
+    _pass,
     _qualified,
     _short,
     check_function,
     check_prediction,
+    check_rng,
     compare,
     library_verdict,
     report_library_use,
@@ -182,20 +183,18 @@ def _wrong(reason: str, setting: str, expected, got, hint: str | None) -> str:
 def _on_random_layers(problem_of, trials: int, name: str, verbose: bool) -> bool:
     """Run ``problem_of(rng)`` on ``trials`` random layers: ``None`` is a pass, ``False`` a verdict
     already printed, a string the problem to report. An unwritten answer stops "Run All"."""
-    rng = random.Random()
+    rng = check_rng(name)
     for _ in range(trials):
         try:
             problem = problem_of(rng)
         except NotImplementedError:
-            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted")
+            _fail(name, _NOT_WRITTEN, verbose, verdict="not attempted", strict=False)
             raise
         if problem is False:
             return False
         if problem:
             return _fail(name, problem, verbose)
-    if verbose:
-        print(f"{PASS_MARK} {name}: passed on {trials} random layers")
-    return True
+    return _pass(name, f"passed on {trials} random layers", verbose)
 
 
 def _class_uses_library(cls) -> str | None:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..rnn import LSTM, CharRNN, CharRNNConfig, LSTMCell, lstm_cell, lstm_gates
-from . import Hint, check_function, check_prediction, compare
+from . import Hint, check_function, check_prediction, check_rng, compare
 
 # --- the LSTM cell ----------------------------------------------------------------------------
 
@@ -355,7 +355,7 @@ def check_train_tbptt(fn, *, verbose: bool = True) -> bool:
     steps (the last may be shorter), the mean cross-entropy of each chunk, one plain SGD step per
     chunk, the state carried from chunk to chunk but detached. Compares the list of the chunks'
     losses and the trained weights with the reference's, on small random models in float64."""
-    rng = random.Random()
+    rng = check_rng("check_train_tbptt")
     cases = [_tbptt_inputs(rng, (5, 4, 2, 3, 7))] + [_tbptt_inputs(rng) for _ in range(9)]
     return check_function(
         _losses_and_weights(fn),

@@ -31,7 +31,14 @@ from ..attention import (
 )
 from ..sampling import next_token_probs, top_p_filter
 from ..transformer import GPT, Block, GPTConfig
-from . import LIBRARY_MARK, USES_LIBRARY, Hint, _qualified, check_function, check_prediction
+from . import (
+    Hint,
+    _qualified,
+    check_function,
+    check_prediction,
+    check_rng,
+    library_use_verdict,
+)
 from . import library_verdict as _library_verdict
 
 # --- an answer that calls the library's method on its argument ---------------------------------
@@ -66,17 +73,16 @@ def _guarded_check(fn, reference, make_inputs, *, name, library, methods, verbos
     calls (``library``), then a first run with the library's ``methods`` forbidden."""
     if _library_verdict(fn, library, name, verbose) is False:
         return False
-    first = make_inputs(random.Random()) if callable(make_inputs) else next(iter(make_inputs))
+    first = make_inputs(check_rng(name)) if callable(make_inputs) else next(iter(make_inputs))
     try:
         with _forbidding(methods):
             fn(*copy.deepcopy(first))
     except _LibraryCalled as called:
-        if verbose:
-            print(
-                f"{LIBRARY_MARK} {name}: {USES_LIBRARY}\n   your function calls {called}, the "
-                "course's own answer: write the steps yourself"
-            )
-        return False
+        return library_use_verdict(
+            name,
+            f"your function calls {called}, the course's own answer: write the steps yourself",
+            verbose,
+        )
     except Exception:  # a stub or a bug: the check below reports it
         pass
 
