@@ -362,7 +362,7 @@ top_score = float(two.scores[-1].max())
 text = (f"Zero-ablating layer {worst_rep[0]} head {worst_rep[1]} costs the most on repeated text: "
         f"{ablation['zero', *worst_rep][0] - base_rep:+.2f} nats on the second copies, and "
         f"{ablation['zero', *worst_rep][1] - base_text:+.2f} on late Shakespeare positions. ")
-if top_score < 0.3:
+if top_score < 0.5:
     text += (f"No head of this model has a clear induction score (the best is {top_score:.2f}), so there is no "
              "induction explanation to test here: the changes above are what switching off a head does without one.")
 elif worst_rep == (int(ind_layer), int(ind_h)):
@@ -629,7 +629,7 @@ display(Markdown("\n".join([
     f"({line_score:.2f}); the best induction score is {ind_score:.2f}.",
     f"* **Induction heads**: after {STEPS} steps, the 2-layer attention-only model's best induction score is "
     f"{two.induction[-1]:.2f} and its loss on second copies {two.second_copy[-1]:.2f} nats against "
-    f"{two.first_copy[-1]:.2f} on first copies; the 1-layer model's best score is {one.induction[-1]:.2f} "
+    f"{two.first_copy[-1]:.2f} on first copies; the 1-layer model's best head ends at {one.induction[-1]:.2f} "
     f"({one.second_copy[-1]:.2f} against {one.first_copy[-1]:.2f} nats).",
     f"* **Ablation**: zeroing layer {worst_rep[0]} head {worst_rep[1]} costs {ablation['zero', *worst_rep][0] - base_rep:+.2f} "
     f"nats on repeated text. "
