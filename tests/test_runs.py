@@ -43,7 +43,7 @@ def test_recipe_defaults_are_the_lessons_runs():
         64,
         32,
         50,
-        1700,
+        3500,
         40,
     )
     assert (lstm.block_size, lstm.warmup_steps, lstm.steps, lstm.fast_steps) == (128, 100, 2700, 60)

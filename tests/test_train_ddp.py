@@ -148,7 +148,11 @@ def test_options_survive_the_command_line():
 
 def test_recipe_takes_the_changes_and_checks_the_world():
     recipe = train_ddp.DDPOptions(model="tiny", global_batch_size=12, lr=1e-4).recipe(world_size=2)
-    assert (recipe.batch_size, recipe.lr, recipe.min_lr) == (12, 1e-4, pytest.approx(1e-5))
+    base = train_ddp.RECIPES["tiny"]
+    assert base.min_lr < 1e-4  # so the cosine keeps the recipe's floor
+    assert (recipe.batch_size, recipe.lr, recipe.min_lr) == (12, 1e-4, base.min_lr)
+    small = train_ddp.DDPOptions(model="tiny", global_batch_size=12, lr=1e-5).recipe(world_size=2)
+    assert small.min_lr == pytest.approx(1e-6)  # a floor above the lr drops to a tenth of it
     assert recipe.n_embd == train_ddp.RECIPES["tiny"].n_embd
     with pytest.raises(ValueError, match=r"validation batch size \(16\).*processes \(3\)"):
         train_ddp.DDPOptions(model="tiny", global_batch_size=12).recipe(world_size=3)
