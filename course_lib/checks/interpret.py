@@ -296,10 +296,12 @@ def check_logit_lens(fn, *, trials: int = 8, verbose: bool = True) -> bool:
 
 ABLATION_EXPLANATION = (
     "on the second copy of a repeated random segment the only way to predict is to find the "
-    "current token's earlier copy and read what came next: the induction head does that, so "
-    "taking it away costs the most there. The previous-token head in the layer below feeds it "
-    "(its output is what the induction head's keys look for), so it usually comes second; "
-    "the other heads barely matter on random tokens. On ordinary text the ranking is "
+    "current token's earlier copy and read what came next. Two steps do that: a previous-token "
+    "head in layer 0 and induction heads in layer 1 whose keys read its output. If layer 0 has "
+    "only one previous-token head, taking it away breaks every induction head at once, so it "
+    "can cost the most; if several layer-1 heads share the copying, the best-scoring one costs "
+    "less than you might expect. Heads in neither step barely matter on random tokens. "
+    "On ordinary text the ranking is "
     "different: there the previous-token head also serves the plain next-character statistics"
 )
 
