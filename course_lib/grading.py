@@ -350,7 +350,10 @@ def confine_kernel(memory_mb: int, cpu_seconds: int) -> None:
 
     from . import runtime  # noqa: F401 (importing it takes the grader's token)
 
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20,) * 2)
+    # RLIMIT_DATA, not RLIMIT_AS: a CUDA build of torch maps gigabytes of address space (its
+    # libraries) on import, and an address-space cap kills the kernel before any cell runs;
+    # the data limit counts what the code allocates (heap and anonymous maps, Linux 4.7+)
+    resource.setrlimit(resource.RLIMIT_DATA, (memory_mb * 2**20,) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds,) * 2)
     connect = socket.socket.connect
 
