@@ -52,6 +52,8 @@ __all__ = [
     "shard",
     "check_world",
     "run",
+    "run_ranks",
+    "wrap_for_ranks",
     "train_single",
     "loss_difference",
 ]
@@ -168,16 +170,34 @@ def run(options: DDPOptions) -> dict:
     environment) or, without them, the only one. Returns the result dict of
     :func:`train_single` on every rank; rank 0 also writes it to ``out_dir/history.json``."""
     env = torchrun_ranks()
+    options.recipe(env[1] if env else 1)  # a bad world fails before any process group starts
+
+    def work(dev, *, rank, world, backend):
+        return _train_rank(
+            options, options.recipe(world), dev, rank=rank, world=world, backend=backend
+        )
+
+    return run_ranks(work, device=options.device, threads=options.threads)
+
+
+def run_ranks(work, *, device: str = "auto", threads: int | None = None):
+    """Call ``work(dev, rank=..., world=..., backend=...)`` as this process's rank and return what
+    it returns: under torchrun (``RANK``, ``WORLD_SIZE`` ... in the environment) inside a process
+    group (gloo on CPUs, nccl on GPUs; every rank waits at a barrier until all are done, so rank
+    0 can write first), alone without one (``rank=0, world=1, backend=None``).
+
+    ``device``: ``"cpu"``, ``"cuda"`` or ``"auto"`` (a GPU per local rank when there are GPUs).
+    ``threads``: torch threads per process; ``None``: the cores shared out between the ranks
+    under torchrun on CPUs, torch's own default alone."""
+    env = torchrun_ranks()
     rank, world, local_rank, local_world = env or (0, 1, 0, 1)
-    recipe = options.recipe(world)
-    dev = _pick_device(options.device, local_rank, local_world)
-    threads = options.threads
+    dev = _pick_device(device, local_rank, local_world)
     if threads is None and env is not None and dev.type == "cpu":
         threads = max(1, _cpu_cores() // local_world)  # 1 per rank on 2 cores
     if threads is not None:
         torch.set_num_threads(threads)
     if env is None:
-        return _train_rank(options, recipe, dev, rank=0, world=1, backend=None)
+        return work(dev, rank=0, world=1, backend=None)
 
     import torch.distributed as dist
 
@@ -186,11 +206,25 @@ def run(options: DDPOptions) -> dict:
         torch.cuda.set_device(dev)
     dist.init_process_group(backend=backend, rank=rank, world_size=world)
     try:
-        result = _train_rank(options, recipe, dev, rank=rank, world=world, backend=backend)
+        result = work(dev, rank=rank, world=world, backend=backend)
         dist.barrier()  # every rank leaves once rank 0 has written its result
         return result
     finally:
         dist.destroy_process_group()
+
+
+def wrap_for_ranks(net: torch.nn.Module, dev, world: int, backend: str | None):
+    """``(model to train, loss function)`` for this rank: alone, ``net`` and ``lm_loss``; in a
+    process group, ``net`` wrapped in ``DistributedDataParallel`` (it broadcasts rank 0's weights
+    at construction, equal anyway with the same seed, and averages the gradients during
+    ``backward()``) and a loss that is the mean over the *global* batch."""
+    if backend is None:
+        return net, lm_loss
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(net, device_ids=[dev.index] if dev.type == "cuda" else None), _global_mean_loss(
+        world
+    )
 
 
 def _train_rank(options, recipe, dev, *, rank: int, world: int, backend: str | None) -> dict:
@@ -205,14 +239,7 @@ def _train_rank(options, recipe, dev, *, rank: int, world: int, backend: str | N
         steps, progress=options.progress and rank == 0, desc=f"GPT, {_processes(world)}", **evals
     )
     batches = ShardedBatches(recipe.batcher(train_ids, val_ids), rank, world)
-    wrapped, loss_fn = net, lm_loss
-    if backend is not None:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        # DDP broadcasts rank 0's weights at construction (they are equal anyway: same seed)
-        # and averages the gradients during backward()
-        wrapped = DDP(net, device_ids=[dev.index] if dev.type == "cuda" else None)
-        loss_fn = _global_mean_loss(world)
+    wrapped, loss_fn = wrap_for_ranks(net, dev, world, backend)
     say = options.verbose and rank == 0
     if say:
         print(

@@ -51,14 +51,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from course_lib import instruct  # noqa: E402
 from course_lib.runs import GPTRecipe  # noqa: E402
 from course_lib.runtime import by_mode, relpath, seed_everything  # noqa: E402
-from course_lib.train import lm_loss, save_checkpoint, train  # noqa: E402
+from course_lib.train import save_checkpoint, train  # noqa: E402
 from course_lib.train_ddp import (  # noqa: E402
     ShardedBatches,
-    _cpu_cores,
-    _global_mean_loss,
-    _pick_device,
     check_world,
+    run_ranks,
     torchrun_ranks,
+    wrap_for_ranks,
 )
 from course_lib.transformer import evaluate_gpt  # noqa: E402
 
@@ -143,30 +142,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.tokenizer_only:
         tokenizer(True, 0)
         return 0
-    env = torchrun_ranks()
-    rank, world, local_rank, local_world = env or (0, 1, 0, 1)
     recipe = RECIPE.replace(batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    env = torchrun_ranks()
+    world = env[1] if env else 1
     check_world(recipe.batch_size, world)
     check_world(recipe.eval_batch_size, world, what="validation batch size")
-    dev = _pick_device(args.device, local_rank, local_world)
-    threads = args.threads or (max(1, _cpu_cores() // local_world) if env else 1)
-    if dev.type == "cpu":
-        torch.set_num_threads(threads)
-    if env is None:
-        return pretrain(args, recipe, dev, rank=0, world=1, backend=None)
+    # alone: one thread unless asked (measured faster on a shared 2-core machine); under torchrun
+    # run_ranks shares the cores out between the ranks
+    threads = args.threads or (None if env else 1)
 
-    import torch.distributed as dist
+    def work(dev, *, rank, world, backend):
+        return pretrain(args, recipe, dev, rank=rank, world=world, backend=backend)
 
-    backend = "nccl" if dev.type == "cuda" else "gloo"
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    dist.init_process_group(backend=backend, rank=rank, world_size=world)
-    try:
-        code = pretrain(args, recipe, dev, rank=rank, world=world, backend=backend)
-        dist.barrier()  # every rank leaves once rank 0 has written the checkpoint
-        return code
-    finally:
-        dist.destroy_process_group()
+    return run_ranks(work, device=args.device, threads=threads)
 
 
 def pretrain(args, recipe: GPTRecipe, dev, *, rank: int, world: int, backend: str | None) -> int:
@@ -187,12 +175,7 @@ def pretrain(args, recipe: GPTRecipe, dev, *, rank: int, world: int, backend: st
         steps, desc="pre-training", progress=not args.no_progress and rank == 0
     )
     batches = ShardedBatches(recipe.batcher(train_ids, val_ids), rank, world)
-    wrapped, loss_fn = net, lm_loss
-    if backend is not None:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        wrapped = DDP(net, device_ids=[dev.index] if dev.type == "cuda" else None)
-        loss_fn = _global_mean_loss(world)
+    wrapped, loss_fn = wrap_for_ranks(net, dev, world, backend)
     say(
         f"{world} process(es) ({backend or 'no backend'}, {dev}, {torch.get_num_threads()} "
         f"thread(s) each), {net.num_parameters():,} parameters, {steps} steps of "
