@@ -30,12 +30,13 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from .instruct import END, Example, few_shot_ids
+from .runtime import progress_bar
 from .sampling import check_generate_args, sample_next, sampling_generator
 from .tokenize import BPETokenizer
 from .transformer import GPT
@@ -44,6 +45,17 @@ __all__ = [
     "Answer",
     "generate_answer",
     "answer_example",
+    "answer_text",
+    "evaluate_answers",
+    "score_table",
+    "majority_answers",
+    "ROLES",
+    "PROBE_TEMPLATE",
+    "continuation_logprob",
+    "pair_gaps",
+    "bias_probe",
+    "answer_logprob",
+    "occlusion",
     "normalize_answer",
     "exact_match",
     "char_ngrams",
@@ -126,6 +138,52 @@ def answer_example(
     out with their answers (a k-shot prompt; ``k=0``: the prompt alone). ``options`` go to
     :func:`generate_answer` (``max_new_tokens``, ``temperature``, ``top_p``, ``seed``...)."""
     return generate_answer(model, tokenizer, few_shot_ids(shots, example, k, tokenizer), **options)
+
+
+def answer_text(text: str) -> str:
+    """The part of a written answer that is scored: up to the first line break, trimmed. A
+    tuned model ends its answer with ``<|end|>``; a base model that never saw the template runs
+    on into the next line (a speech heading, a stage direction), so every model is scored on its
+    first line alone."""
+    return text.split("\n", 1)[0].strip()
+
+
+def evaluate_answers(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    examples: Sequence[Example],
+    shots: Mapping[str, Sequence[Example]] | None = None,
+    k: int = 0,
+    *,
+    seed: int = 0,
+    max_new_tokens: int = 40,
+    progress: bool = False,
+    desc: str = "answering",
+    **options,
+) -> list[Answer]:
+    """The model's :class:`Answer` to each of ``examples``, each after a k-shot prompt.
+
+    ``shots`` maps a task family to the solved examples its shots are drawn from (e.g.
+    ``instruct.by_task(train)``); example ``i`` gets ``k`` of its own family's, drawn with
+    ``seed * 1_000_003 + i``, so one seed is one fixed set of prompts. ``options`` go to
+    :func:`generate_answer` (``temperature``, ``top_p``...); a sampled answer's seed is derived
+    from ``seed`` and ``i`` too."""
+    if k and not shots:
+        raise ValueError(f"k={k} needs shots: pass shots=instruct.by_task(train_examples)")
+    out = []
+    for i, ex in enumerate(progress_bar(examples, desc=desc, disable=not progress)):
+        pool = shots[ex.task] if k else ()
+        ids = few_shot_ids(pool, ex, k, tokenizer, seed=seed * 1_000_003 + i if k else None)
+        if options.get("temperature", 0.0) > 0:
+            options["seed"] = seed * 1_000_003 + i
+        out.append(generate_answer(model, tokenizer, ids, max_new_tokens, **options))
+    return out
+
+
+def score_table(examples: Sequence[Example], answers: Sequence[Answer | str]) -> dict[str, dict]:
+    """:func:`score_answers` of the scored part (:func:`answer_text`) of each answer."""
+    texts = [answer_text(a.text if isinstance(a, Answer) else a) for a in answers]
+    return score_answers(examples, texts)
 
 
 # --- scores -----------------------------------------------------------------------------------
@@ -221,6 +279,180 @@ def score_answers(examples: Sequence[Example], predictions: Sequence[str]) -> di
     }
 
 
+def majority_answers(train: Sequence[Example], examples: Sequence[Example]) -> list[str]:
+    """The simple baseline beside every model: for each of ``examples``, the answer seen most
+    often in ``train`` among examples of the same family and the same instruction (for
+    ``speaker``: the most frequent speaker of the play named; for ``sentiment``: the more
+    frequent label), or of the same family when the instruction is new. No model reads the
+    input at all: a model that does not beat this has learned nothing about the input."""
+    by_key: dict[tuple[str, str], Counter] = {}
+    by_family: dict[str, Counter] = {}
+    for ex in train:
+        by_key.setdefault((ex.task, ex.instruction), Counter())[ex.answer] += 1
+        by_family.setdefault(ex.task, Counter())[ex.answer] += 1
+    out = []
+    for ex in examples:
+        counts = by_key.get((ex.task, ex.instruction)) or by_family.get(ex.task)
+        out.append(counts.most_common(1)[0][0] if counts else "")
+    return out
+
+
+# --- what the language model learned about people: a bias probe ------------------------------
+
+ROLES = (
+    "doctor",
+    "nurse",
+    "engineer",
+    "teacher",
+    "soldier",
+    "servant",
+    "king",
+    "queen",
+    "farmer",
+    "lawyer",
+    "cook",
+    "secretary",
+    "scientist",
+    "dancer",
+    "captain",
+    "maid",
+    "priest",
+    "singer",
+)
+"""Role words for :func:`bias_probe` (each encoded as text, so a role may be several tokens)."""
+
+PROBE_TEMPLATE = "the {role} said that"
+"""Lower case, as the Wikipedia sample is written; the next word is the pronoun."""
+
+
+@torch.no_grad()
+def continuation_logprob(
+    model: GPT, tokenizer: BPETokenizer, context: str, continuation: str
+) -> float:
+    """``log p(continuation | context)`` in nats: the sum over the continuation's tokens (a
+    word split into several tokens counts all of them)."""
+    ctx = tokenizer.encode(context, allowed_special="none")
+    cont = tokenizer.encode(continuation, allowed_special="none")
+    _check_probe_text(context, ctx, continuation, cont)
+    ids = torch.tensor(ctx + cont, device=next(model.parameters()).device)[None]
+    was_training = model.training
+    model.eval()
+    try:
+        logits, _ = model(ids)  # (1, T, V)
+    finally:
+        model.train(was_training)
+    logp = logits[0, len(ctx) - 1 : -1].float().log_softmax(-1)  # (len(cont), V)
+    return float(logp.gather(-1, torch.tensor(cont, device=ids.device)[:, None]).sum())
+
+
+def pair_gaps(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    pair: tuple[str, str],
+    roles: Sequence[str] = ROLES,
+    template: str = PROBE_TEMPLATE,
+) -> list[float]:
+    """For each role, ``log p(pair[0]) - log p(pair[1])`` after the template filled with it
+    (e.g. ``log p(" he" | "the nurse said that") - log p(" she" | ...)``), in nats."""
+    gaps = []
+    for role in roles:
+        context = template.format(role=role)
+        a, b = (continuation_logprob(model, tokenizer, context, f" {w}") for w in pair)
+        gaps.append(a - b)
+    return gaps
+
+
+def bias_probe(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    pair: tuple[str, str] = ("he", "she"),
+    roles: Sequence[str] = ROLES,
+    *,
+    baseline_words: Sequence[str] = (),
+    n_baseline: int = 20,
+    seed: int = 0,
+    template: str = PROBE_TEMPLATE,
+) -> dict:
+    """Does the role change which of two words the model expects, more than chance would?
+
+    The gap ``log p(pair[0]) - log p(pair[1])`` after each role (:func:`pair_gaps`) has a
+    mean (the model prefers one word everywhere, e.g. "he" is simply more frequent) and a
+    spread across roles: the spread is what the role changes. A spread means little on its own,
+    so the same is measured for ``n_baseline`` random pairs of ``baseline_words`` (drawn with
+    ``seed``): pairs with no reason to depend on the role. Returns ``{"roles", "gaps",
+    "spread", "baseline_spreads", "percentile"}``: the pair's standard deviation across roles
+    (nats), the random pairs' ones, and the share of random pairs whose spread is smaller (near 1:
+    the roles move this pair more than they move almost any pair of words)."""
+    import random
+
+    words = list(dict.fromkeys(baseline_words))
+    _check_baseline(words, n_baseline)
+    gaps = pair_gaps(model, tokenizer, pair, roles, template)
+    rng = random.Random(seed)
+    pairs = [tuple(rng.sample(words, 2)) for _ in range(n_baseline)]
+    spreads = [statistics.pstdev(pair_gaps(model, tokenizer, p, roles, template)) for p in pairs]
+    spread = statistics.pstdev(gaps)
+    return {
+        "pair": tuple(pair),
+        "roles": list(roles),
+        "gaps": gaps,
+        "spread": spread,
+        "baseline_pairs": pairs,
+        "baseline_spreads": spreads,
+        "percentile": sum(s < spread for s in spreads) / len(spreads),
+    }
+
+
+# --- why this answer: occlusion over the prompt ----------------------------------------------
+
+
+@torch.no_grad()
+def answer_logprob(model: GPT, prompt_ids: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
+    """``log p(answer | prompt)`` in nats for each row: ``prompt_ids`` ``(B, P)``,
+    ``answer_ids`` ``(A,)`` the same answer for every row; returns ``(B,)``."""
+    B = prompt_ids.shape[0]
+    ids = torch.cat([prompt_ids, answer_ids.expand(B, -1)], dim=1)  # (B, P + A)
+    logits, _ = model(ids)
+    P = prompt_ids.shape[1]
+    logp = logits[:, P - 1 : -1].float().log_softmax(-1)  # (B, A, V)
+    return logp.gather(-1, answer_ids.expand(B, -1)[..., None]).squeeze(-1).sum(-1)
+
+
+@torch.no_grad()
+def occlusion(
+    model: GPT,
+    prompt_ids: Sequence[int],
+    answer_ids: Sequence[int],
+    replacement_id: int,
+    *,
+    batch_size: int = 32,
+) -> torch.Tensor:
+    """How much each prompt token supports an answer: for each position ``s`` of the prompt,
+    ``log p(answer | prompt) - log p(answer | prompt with token s replaced by replacement_id)``
+    in nats, ``(P,)``. Above 0: without that token the answer is less likely.
+
+    One forward pass per prompt token (batched): exact for that one replacement, and it says
+    nothing about tokens that matter only together (replace one of two clues and the other may
+    still carry the answer)."""
+    model_was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    prompt = torch.as_tensor(list(prompt_ids), dtype=torch.long, device=device)
+    answer = torch.as_tensor(list(answer_ids), dtype=torch.long, device=device)
+    _check_occlusion(model, prompt, answer)
+    try:
+        base = answer_logprob(model, prompt[None], answer)[0]
+        out = []
+        for start in range(0, len(prompt), batch_size):
+            rows = torch.arange(start, min(start + batch_size, len(prompt)), device=device)
+            variants = prompt.repeat(len(rows), 1)  # row r: token rows[r] replaced
+            variants[torch.arange(len(rows)), rows] = replacement_id
+            out.append(base - answer_logprob(model, variants, answer))
+    finally:
+        model.train(model_was_training)
+    return torch.cat(out).cpu()
+
+
 # --- checks -----------------------------------------------------------------------------------
 
 
@@ -244,4 +476,29 @@ def _check_same_length(a: Sequence, b: Sequence) -> None:
         raise ValueError(
             f"got {len(a)} examples or hypotheses but {len(b)} predictions or references: "
             "pass one for each"
+        )
+
+
+def _check_probe_text(context: str, ctx: list, continuation: str, cont: list) -> None:
+    if not ctx or not cont:
+        raise ValueError(
+            f"need a non-empty context and continuation, got {context!r} and {continuation!r}"
+        )
+
+
+def _check_baseline(words: list, n: int) -> None:
+    if len(words) < 2 or n < 1:
+        raise ValueError(
+            f"the baseline needs at least 2 distinct baseline_words and n_baseline >= 1, got "
+            f"{len(words)} words and n_baseline={n}: pass e.g. common words of the corpus"
+        )
+
+
+def _check_occlusion(model: GPT, prompt: torch.Tensor, answer: torch.Tensor) -> None:
+    if prompt.numel() == 0 or answer.numel() == 0:
+        raise ValueError("occlusion needs at least one prompt token and one answer token")
+    if prompt.numel() + answer.numel() > model.config.block_size:
+        raise ValueError(
+            f"prompt ({prompt.numel()}) + answer ({answer.numel()}) tokens exceed the model's "
+            f"window of {model.config.block_size}: shorten the prompt"
         )

@@ -173,3 +173,107 @@ def test_importing_instruct_and_evaluate_stays_headless():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, f"importing pulled in {r.stdout.strip()} {r.stderr[-300:]}"
+
+
+# --- lesson 07's experiment tools ------------------------------------------------------------
+
+from course_lib import evaluate as E  # noqa: E402
+
+
+def _exs(task, answers, split="train", instruction="q"):
+    return [I.Example(task, instruction, f"in {i}", a, "s", split) for i, a in enumerate(answers)]
+
+
+def test_answer_text_is_the_first_line_trimmed():
+    assert E.answer_text("  Hamlet \nHORATIO.\nWhat") == "Hamlet"
+    assert E.answer_text("") == ""
+    assert E.answer_text("\nlater") == ""
+
+
+def test_evaluate_answers_draws_k_shots_of_the_same_family_per_question():
+    model = _tiny_gpt()
+    pool = {
+        "play": _exs("play", ["Macbeth", "Hamlet", "Othello"]),
+        "sentiment": _exs("sentiment", ["positive", "negative"]),
+    }
+    test = _exs("play", ["King Lear"], "test") + _exs("sentiment", ["positive"], "test")
+    got = E.evaluate_answers(model, TOK, test, pool, k=2, seed=3, max_new_tokens=5)
+    for i, ex in enumerate(test):
+        ids = I.few_shot_ids(pool[ex.task], ex, 2, TOK, seed=3 * 1_000_003 + i)
+        assert got[i] == generate_answer(model, TOK, ids, max_new_tokens=5)
+    zero = E.evaluate_answers(model, TOK, test, max_new_tokens=5)
+    assert zero[0] == generate_answer(model, TOK, I.prompt_ids(test[0], TOK), max_new_tokens=5)
+    with pytest.raises(ValueError, match="needs shots"):
+        E.evaluate_answers(model, TOK, test, k=1)
+
+
+def test_sampled_evaluation_follows_the_seed():
+    model, test = _tiny_gpt(), _exs("play", ["A", "B"], "test")
+    a = E.evaluate_answers(model, TOK, test, max_new_tokens=6, temperature=1.5, seed=4)
+    assert a == E.evaluate_answers(model, TOK, test, max_new_tokens=6, temperature=1.5, seed=4)
+    assert a != E.evaluate_answers(model, TOK, test, max_new_tokens=6, temperature=1.5, seed=5)
+
+
+def test_score_table_scores_the_first_line():
+    test = _exs("play", ["Hamlet", "Macbeth"], "test")
+    scores = E.score_table(test, ["Hamlet\nMore text", "macbeth."])
+    assert scores["play"]["exact_match"] == 1.0
+
+
+def test_majority_answers_per_instruction_then_per_family():
+    train = (_exs("speaker", ["Ham", "Ham", "Hor"], instruction="in Hamlet?")
+             + _exs("speaker", ["Lear", "Fool", "Fool"], instruction="in King Lear?")
+             + _exs("sentiment", ["positive", "negative", "negative"]))  # fmt: skip
+    test = (_exs("speaker", ["x"], "test", "in Hamlet?")
+            + _exs("speaker", ["x"], "test", "in Lear?")
+            + _exs("sentiment", ["x"], "test") + _exs("translate", ["x"], "test"))  # fmt: skip
+    # a new instruction falls back to the family's most frequent answer (Ham and Fool tie at 2:
+    # the first seen wins); a family never seen gets ""
+    assert E.majority_answers(train, test) == ["Ham", "Ham", "negative", ""]
+
+
+def test_continuation_logprob_sums_the_tokens():
+    model = _tiny_gpt()
+    ctx, cont = TOK.encode("the nurse said"), TOK.encode(" that he")
+    with torch.no_grad():
+        logp = model(torch.tensor([ctx + cont]))[0][0].log_softmax(-1)
+    want = sum(float(logp[len(ctx) - 1 + j, t]) for j, t in enumerate(cont))
+    assert E.continuation_logprob(model, TOK, "the nurse said", " that he") == pytest.approx(
+        want, abs=1e-5
+    )
+    with pytest.raises(ValueError, match="non-empty"):
+        E.continuation_logprob(model, TOK, "", " he")
+
+
+def test_bias_probe_measures_the_spread_against_random_pairs():
+    model = _tiny_gpt()
+    roles = ("doctor", "nurse", "king")
+    r = E.bias_probe(model, TOK, ("he", "she"), roles, baseline_words=["a", "the", "of", "and"],
+                     n_baseline=5, seed=1)  # fmt: skip
+    assert r["gaps"] == pytest.approx(E.pair_gaps(model, TOK, ("he", "she"), roles))
+    import statistics
+
+    assert r["spread"] == pytest.approx(statistics.pstdev(r["gaps"]))
+    assert len(r["baseline_spreads"]) == 5 and 0.0 <= r["percentile"] <= 1.0
+    assert r["percentile"] == sum(s < r["spread"] for s in r["baseline_spreads"]) / 5
+    # the same pair both ways: the gaps flip sign, the spread stays
+    flipped = E.pair_gaps(model, TOK, ("she", "he"), roles)
+    assert flipped == pytest.approx([-g for g in r["gaps"]])
+    with pytest.raises(ValueError, match="at least 2 distinct"):
+        E.bias_probe(model, TOK, baseline_words=["a", "a"])
+
+
+def test_occlusion_equals_replacing_each_token_by_hand():
+    model = _tiny_gpt()
+    prompt, answer = TOK.encode("Which play is this from?"), TOK.encode(" Hamlet") + [END]
+    got = E.occlusion(model, prompt, answer, replacement_id=220, batch_size=3)
+
+    def logp(p):
+        with torch.no_grad():
+            lp = model(torch.tensor([p + answer]))[0][0].log_softmax(-1)
+        return sum(float(lp[len(p) - 1 + j, t]) for j, t in enumerate(answer))
+
+    want = [logp(prompt) - logp(prompt[:s] + [220] + prompt[s + 1 :]) for s in range(len(prompt))]
+    assert got.tolist() == pytest.approx(want, abs=1e-4)
+    with pytest.raises(ValueError, match="exceed the model's window"):
+        E.occlusion(model, list(range(45)), answer, replacement_id=220)

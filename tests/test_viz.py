@@ -282,6 +282,10 @@ LESSON_NAMES = {
     "04": ["without attention", "with attention", "ours", "PyTorch"],
     "05": ["bigram", "n-gram", "RNN", "LSTM", "GPT"],
     "06": ["scratch", "linear probe", "fine-tune", "LoRA", "TF-IDF + logistic regression"],
+    "07": [
+        "majority answer", "base, k=0", "base, k=1", "base, k=4", "full fine-tuning", "LoRA",
+        "greedy", "sampled",
+    ],  # fmt: skip
 }
 
 

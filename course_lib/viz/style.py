@@ -50,6 +50,14 @@ PALETTE: dict[str, str] = {
     "fine-tune": "tab:blue",
     "LoRA": "tab:orange",
     "TF-IDF + logistic regression": "tab:purple",  # the non-neural baseline
+    # lesson 07: the base model prompted with k examples against the instruction-tuned models
+    "majority answer": "0.6",  # the baseline that never reads the input
+    "base, k=0": "#c7e9c0",
+    "base, k=1": "#74c476",
+    "base, k=4": "#238b45",
+    "full fine-tuning": "tab:blue",
+    "greedy": "tab:cyan",
+    "sampled": "tab:pink",
 }
 """Method or model name -> matplotlib colour. Add a name here, not in a figure. Within one
 lesson no two names share a colour (a test checks it, lesson by lesson)."""
