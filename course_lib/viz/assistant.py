@@ -66,9 +66,10 @@ def token_text(tokenizer, token_id: int) -> str:
 
 
 def _ending(answer) -> str:
+    n = len(answer.ids)
     if answer.stopped:
-        return "the model ended it with <|end|>"
-    return f"cut after {len(answer.ids)} tokens: the model did not write <|end|>"
+        return f"{n} tokens, then <|end|>: the model ended the answer itself"
+    return f"{n} tokens, cut: the model had not written <|end|> yet"
 
 
 def plot_answer_tokens(answer, tokenizer, title: str | None = None, width: int = 60):
@@ -109,8 +110,7 @@ def plot_answer_tokens(answer, tokenizer, title: str | None = None, width: int =
     ax.set_xlim(0, width)
     ax.set_ylim(-len(rows) - 0.1, 0.1)
     ax.axis("off")
-    default = f"the answer, {len(answer.ids)} tokens; {_ending(answer)}"
-    ax.set_title(title or default, loc="left", fontsize=TITLE_SIZE)
+    ax.set_title(title or f"the answer: {_ending(answer)}", loc="left", fontsize=TITLE_SIZE)
     bar = fig.colorbar(
         ScalarMappable(Normalize(0, 1), probability_cmap()), ax=ax, fraction=0.03, pad=0.01
     )

@@ -86,7 +86,7 @@ def _token_span(text: str, token_id: int, p: float) -> str:
     return (
         f'<span class="answer-token" title="p = {p:.3f} (token {token_id})" '
         f'style="background:{probability_colour(p)};border-radius:3px;padding:1px 0;'
-        f'white-space:pre-wrap">{shown}</span>{newline}'
+        f'border-right:1px solid #fff;white-space:pre-wrap">{shown}</span>{newline}'
     )
 
 
@@ -185,28 +185,39 @@ def AssistantPlayground(
 
     examples = list(examples or [])
     wide = {"width": "640px"}
+    label = {"description_width": "95px"}  # room for "temperature"
     instruction_box = widgets.Text(
-        value=instruction, description="instruction", continuous_update=False, layout=wide
+        value=instruction,
+        description="instruction",
+        continuous_update=False,
+        layout=wide,
+        style=label,
     )
     input_box = widgets.Textarea(
         value=input_text,
         description="input",
         continuous_update=False,
+        style=label,
         layout=wide | {"height": "70px"},
     )
     tasks = list(dict.fromkeys(ex.task for ex in examples))
     task = widgets.Dropdown(
-        options=[("type your own", "")] + [(t, t) for t in tasks], value="", description="task"
+        options=[("type your own", "")] + [(t, t) for t in tasks],
+        value="",
+        description="task",
+        style=label,
     )
     example = widgets.Dropdown(options=[], description="example", layout={"width": "520px"})
     temp = widgets.FloatSlider(
-        value=temperature, min=0.0, max=2.0, step=0.05, description="temperature"
+        value=temperature, min=0.0, max=2.0, step=0.05, description="temperature", style=label
     )
     top_p_slider = widgets.FloatSlider(
         value=top_p, min=0.05, max=1.0, step=0.05, description="top-p"
     )
     seed_box = widgets.IntText(value=seed, description="seed", layout={"width": "160px"})
-    max_tokens = widgets.IntSlider(value=max_new_tokens, min=1, max=128, description="max tokens")
+    max_tokens = widgets.IntSlider(
+        value=max_new_tokens, min=1, max=128, description="max tokens", style=label
+    )
     ask_button = widgets.Button(description="ask", button_style="primary", icon="play")
     answer = widgets.HTML("<i>press <b>ask</b> (or Enter in the instruction box)</i>")
     state = {"shown": None, "filling": False}
