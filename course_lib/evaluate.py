@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -91,13 +91,18 @@ def generate_answer(
     top_p: float | None = None,
     *,
     seed: int | None = None,
+    on_token: Callable[[int, float], None] | None = None,
 ) -> Answer:
     """The model's answer to ``prompt_ids`` ``(T,)``, token by token until ``<|end|>``.
 
     ``temperature=0`` (the default) is greedy; otherwise each token is drawn from the tempered,
     filtered distribution with a generator seeded by ``seed``. A prompt too long for the model's
     window loses its start: the model reads at most ``block_size - max_new_tokens`` prompt
-    tokens, so the answer always fits (and the KV cache never has to slide)."""
+    tokens, so the answer always fits (and the KV cache never has to slide).
+
+    ``on_token(id, probability)``, if given, is called as each token is written, with the same
+    id and probability that :class:`Answer` will list (never for ``<|end|>``): a widget shows the
+    answer growing, token by token."""
     check_generate_args(max_new_tokens, temperature, top_k, top_p)
     _check_room(model, max_new_tokens)
     end = tokenizer.special_id(END)
@@ -120,6 +125,8 @@ def generate_answer(
                 break
             out.append(token)
             probs.append(float(last.float().softmax(-1)[0, token]))
+            if on_token is not None:
+                on_token(token, probs[-1])
             logits, _ = model(nxt, kv_caches=caches)
     finally:
         model.train(was_training)
