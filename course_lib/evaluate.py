@@ -92,6 +92,7 @@ def generate_answer(
     *,
     seed: int | None = None,
     on_token: Callable[[int, float], None] | None = None,
+    stop_at_newline: bool = False,
 ) -> Answer:
     """The model's answer to ``prompt_ids`` ``(T,)``, token by token until ``<|end|>``.
 
@@ -102,7 +103,9 @@ def generate_answer(
 
     ``on_token(id, probability)``, if given, is called as each token is written, with the same
     id and probability that :class:`Answer` will list (never for ``<|end|>``): a widget shows the
-    answer growing, token by token."""
+    answer growing, token by token. ``stop_at_newline=True`` also stops at the first line break
+    that follows some text (kept in the answer; ``stopped`` stays False): all that
+    :func:`answer_text` scores is the first line of text, so writing more is wasted time."""
     check_generate_args(max_new_tokens, temperature, top_k, top_p)
     _check_room(model, max_new_tokens)
     end = tokenizer.special_id(END)
@@ -127,6 +130,8 @@ def generate_answer(
             probs.append(float(last.float().softmax(-1)[0, token]))
             if on_token is not None:
                 on_token(token, probs[-1])
+            if stop_at_newline and "\n" in tokenizer.decode(out).lstrip():
+                break
             logits, _ = model(nxt, kv_caches=caches)
     finally:
         model.train(was_training)
@@ -148,11 +153,11 @@ def answer_example(
 
 
 def answer_text(text: str) -> str:
-    """The part of a written answer that is scored: up to the first line break, trimmed. A
-    tuned model ends its answer with ``<|end|>``; a base model that never saw the template runs
-    on into the next line (a speech heading, a stage direction), so every model is scored on its
-    first line alone."""
-    return text.split("\n", 1)[0].strip()
+    """The part of a written answer that is scored: its first non-empty line, trimmed. A tuned
+    model ends its answer with ``<|end|>``; a base model that never saw the template often starts
+    with a line break and runs on into the next line (a speech heading, a stage direction), so
+    every model is scored on its first line of text alone."""
+    return text.strip().split("\n", 1)[0].strip()
 
 
 def evaluate_answers(
@@ -174,7 +179,8 @@ def evaluate_answers(
     ``instruct.by_task(train)``); example ``i`` gets ``k`` of its own family's, drawn with
     ``seed * 1_000_003 + i``, so one seed is one fixed set of prompts. ``options`` go to
     :func:`generate_answer` (``temperature``, ``top_p``...); a sampled answer's seed is derived
-    from ``seed`` and ``i`` too."""
+    from ``seed`` and ``i`` too. Each answer stops at the line break after its first line of text
+    (``stop_at_newline``): only that line is scored (:func:`answer_text`)."""
     if k and not shots:
         raise ValueError(f"k={k} needs shots: pass shots=instruct.by_task(train_examples)")
     out = []
@@ -183,7 +189,9 @@ def evaluate_answers(
         ids = few_shot_ids(pool, ex, k, tokenizer, seed=seed * 1_000_003 + i if k else None)
         if options.get("temperature", 0.0) > 0:
             options["seed"] = seed * 1_000_003 + i
-        out.append(generate_answer(model, tokenizer, ids, max_new_tokens, **options))
+        out.append(
+            generate_answer(model, tokenizer, ids, max_new_tokens, stop_at_newline=True, **options)
+        )
     return out
 
 

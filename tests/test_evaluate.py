@@ -184,10 +184,21 @@ def _exs(task, answers, split="train", instruction="q"):
     return [I.Example(task, instruction, f"in {i}", a, "s", split) for i, a in enumerate(answers)]
 
 
+def test_answers_can_stop_at_the_first_line_break():
+    line = TOK.encode("Ham\n")
+    ans = generate_answer(Scripted([*line, 7, 7, END]), TOK, [1], stop_at_newline=True)
+    assert ans.ids == line and not ans.stopped and E.answer_text(ans.text) == "Ham"
+    late = TOK.encode("\n\nHam\n")  # leading line breaks do not stop it
+    ans = generate_answer(Scripted([*late, 7, END]), TOK, [1], stop_at_newline=True)
+    assert ans.ids == late and E.answer_text(ans.text) == "Ham"
+    full = generate_answer(Scripted([*line, 7, 7, END]), TOK, [1])
+    assert full.ids == [*line, 7, 7] and full.stopped
+
+
 def test_answer_text_is_the_first_line_trimmed():
     assert E.answer_text("  Hamlet \nHORATIO.\nWhat") == "Hamlet"
     assert E.answer_text("") == ""
-    assert E.answer_text("\nlater") == ""
+    assert E.answer_text("\n\n later\nmore") == "later"  # the first line of text
 
 
 def test_evaluate_answers_draws_k_shots_of_the_same_family_per_question():
@@ -200,9 +211,11 @@ def test_evaluate_answers_draws_k_shots_of_the_same_family_per_question():
     got = E.evaluate_answers(model, TOK, test, pool, k=2, seed=3, max_new_tokens=5)
     for i, ex in enumerate(test):
         ids = I.few_shot_ids(pool[ex.task], ex, 2, TOK, seed=3 * 1_000_003 + i)
-        assert got[i] == generate_answer(model, TOK, ids, max_new_tokens=5)
+        want = generate_answer(model, TOK, ids, max_new_tokens=5, stop_at_newline=True)
+        assert got[i] == want
     zero = E.evaluate_answers(model, TOK, test, max_new_tokens=5)
-    assert zero[0] == generate_answer(model, TOK, I.prompt_ids(test[0], TOK), max_new_tokens=5)
+    prompt = I.prompt_ids(test[0], TOK)
+    assert zero[0] == generate_answer(model, TOK, prompt, max_new_tokens=5, stop_at_newline=True)
     with pytest.raises(ValueError, match="needs shots"):
         E.evaluate_answers(model, TOK, test, k=1)
 
