@@ -65,7 +65,7 @@ In this lesson you will:
 
 | | |
 |---|---|
-| **Time** | about 85 seconds to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
+| **Time** | about 6.3 minutes to run in full mode on a 2-core laptop CPU (the committed run, made while other jobs shared the CPU; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
 | **Prerequisites** | lesson 04 (multi-head attention), lesson 05 (the GPT, attention maps, the head scores in the attention explorer), lesson 06 (the pre-trained GPT), lesson 07 (its base model, only loaded here) |
 | **You will use** | `course_lib.heads`, `course_lib.interpret`, `course_lib.transformer`, `course_lib.finetune` (lesson 06's checkpoint), `course_lib.instruct` (lesson 07's base model), `course_lib.checks.interpret` |
 """)
@@ -460,6 +460,12 @@ if i_ind is not None and moved >= -0.05:
              "BPE tokens, where a name or a phrase seen earlier is a much better key. Here the in-context learning "
              "the induction heads give shows on the repeated segments (the upper right panel), not on text.")
 display(Markdown(text))
+""")
+
+md(r"""
+### The circuit's two steps, in two maps
+
+Back to the repeated random tokens: the final 2-layer rotary model reads 24 of them repeated once. Left, layer 0's best previous-token head (step 1); right, the head with the best induction score (step 2).
 """)
 
 code(r"""
