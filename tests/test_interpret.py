@@ -3,6 +3,8 @@ slice of the attention output, patching from the same input changes nothing and 
 input equals a forward pass built by hand, the logit lens ends at the model's logits, gradient x
 input is weights x input on a linear model, and a repeated random batch repeats."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -230,6 +232,39 @@ def test_in_context_loss_on_a_perfect_copier():
     assert "first_copy" not in plain  # not two equal halves
 
 
+class _UnsureAt(nn.Module):
+    """On rows ``0, 1, 2, ...`` (each token the next id): certain of the next token, except at
+    the predictions in ``unsure``, where it is uniform (loss ln V)."""
+
+    def __init__(self, V, unsure):
+        super().__init__()
+        self.V, self.unsure, self.w = V, list(unsure), nn.Parameter(torch.zeros(1))
+
+    def forward(self, ids):
+        logits = 50.0 * F.one_hot(ids + 1, self.V).float()  # (B, T, V)
+        logits[:, self.unsure] = 0.0
+        return logits, None
+
+
+@pytest.mark.parametrize(
+    "unsure, early, late",
+    [
+        (range(4, 8), 1.0, 0.0),  # T = 65 tokens, 64 predictions: early is predictions 4 .. 7
+        (range(56, 64), 0.0, 1.0),  # ... and late 56 .. 63
+        ([3, 8, 55], 0.0, 0.0),  # the predictions just outside both bands count in neither
+        ([4, 60], 0.25, 0.125),
+    ],
+)
+def test_in_context_loss_reads_the_positions_it_names(unsure, early, late):
+    V = 70
+    batch = torch.arange(65).repeat(2, 1)  # (2, 65): the model reads 64 and predicts 64
+    out = interpret.in_context_loss(_UnsureAt(V, unsure), batch)
+    ln_v = math.log(V)
+    assert out["early"] == pytest.approx(early * ln_v, abs=1e-6)
+    assert out["late"] == pytest.approx(late * ln_v, abs=1e-6)
+    assert out["in_context_score"] == pytest.approx((late - early) * ln_v, abs=1e-6)
+
+
 def test_induction_batcher_rows():
     text = torch.arange(300) % 7
     batches = interpret.InductionBatcher(
@@ -252,3 +287,7 @@ def test_train_induction_tracks_what_it_promises():
     assert run.step == [0, 2, 4] and len(run.scores) == 3 and run.scores[0].shape == (2, 4)
     assert all(0 <= s <= 1 for s in run.induction) and len(run.second_copy) == 3
     assert not any(b.mlp for b in run.model.blocks)  # attention only
+    differences = [late - early for early, late in zip(run.early, run.late, strict=True)]
+    assert run.in_context_score == pytest.approx(differences)
+    with pytest.raises(ValueError, match="text_windows"):
+        interpret.train_induction(2, 4, block_size=16, text_windows=0, data=(tok, ids, ids))

@@ -58,16 +58,16 @@ md(r"""
 
 In this lesson you will:
 
-1. score every head of lesson 06's pre-trained GPT with one number per behaviour: **previous-token**, **first-token**, **line-start**, **duplicate-token** and **induction** scores, each against its chance value;
-2. make **induction heads** appear: train attention-only transformers of 1 and 2 layers on Shakespeare mixed with repeated random segments, and track the induction score and the **in-context loss** (the loss on the second copy of a repeated segment) during training, on one figure;
+1. score every head of lesson 06's pre-trained GPT and of lesson 07's base model with one number per behaviour: **previous-token**, **first-token**, **line-start**, **duplicate-token** and **induction** scores, each against its chance value;
+2. make **induction heads** appear: train attention-only transformers of 1 and 2 layers on Shakespeare mixed with repeated random segments, and track the induction score and the **in-context loss** (the loss on the second copy of a repeated segment, and late against early positions of text) during training, on one figure;
 3. test explanations: **ablate** a head (zero or mean) and measure the loss change on ordinary and on repeated text; **patch** a head's output from one input into another; read the residual stream layer by layer with the **logit lens**; attribute one prediction to its input with **gradient × input** and **occlusion**; and say for each what it can and cannot tell you;
 4. write the pieces yourself (an induction score, a hook that switches a head off, the logit lens), and **predict, then measure** which head's ablation hurts repeated text most.
 
 | | |
 |---|---|
-| **Time** | about 77 seconds to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
-| **Prerequisites** | lesson 04 (multi-head attention), lesson 05 (the GPT, attention maps, the head scores in the attention explorer), lesson 06 (the pre-trained GPT) |
-| **You will use** | `course_lib.heads`, `course_lib.interpret`, `course_lib.transformer`, `course_lib.finetune` (the pre-trained checkpoint), `course_lib.checks.interpret` |
+| **Time** | about 6.3 minutes to run in full mode on a 2-core laptop CPU (the committed run, made while other jobs shared the CPU; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
+| **Prerequisites** | lesson 04 (multi-head attention), lesson 05 (the GPT, attention maps, the head scores in the attention explorer), lesson 06 (the pre-trained GPT), lesson 07 (its base model, only loaded here) |
+| **You will use** | `course_lib.heads`, `course_lib.interpret`, `course_lib.transformer`, `course_lib.finetune` (lesson 06's checkpoint), `course_lib.instruct` (lesson 07's base model), `course_lib.checks.interpret` |
 """)
 
 code(r"""
@@ -105,7 +105,7 @@ An attention head's map says, for every position (a *query*), how it spreads its
 
 Every score is 1 for a head that follows its rule perfectly. A head that spreads its weight evenly scores about $1/(i+1)$ per query, so each score is printed beside its **chance** value.
 
-We score lesson 06's pre-trained GPT (the committed checkpoint: 2 layers, 4 heads each, 64-character windows, trained on the whole Shakespeare corpus but the held-out plays). Lesson 07 does not exist yet, so its model is not scored here; `heads.model_head_scores(model, ids)` scores any GPT of the course the same way.
+We score two models the same way, with `heads.model_head_scores(model, ids)`: lesson 06's pre-trained GPT (the committed checkpoint: 2 layers, 4 heads each, 64-character windows, trained on the whole Shakespeare corpus but the held-out plays), and lesson 07's **base model** (`instruct.load_base_model()`: a byte-level BPE GPT of 4 layers with 4 heads each, 512-token windows, trained on Shakespeare and Wikipedia), each on text it was not trained on.
 """)
 
 code(r"""
@@ -129,40 +129,108 @@ print(f"{'chance':<8}" + "".join(f"{chance[n]:>12.2f}" for n in scores))
 """)
 
 code(r"""
-fig, axes = plt.subplots(1, len(scores), figsize=(15, 2.9), constrained_layout=True)
-for ax, (name, s) in zip(axes, scores.items(), strict=True):
-    im = ax.imshow(s, vmin=0, vmax=1, cmap="viridis")
-    for (layer, head), v in np.ndenumerate(s):
-        ax.text(head, layer, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=9)
-    ax.set_title(f"{name} (chance {chance[name]:.2f})")
-    ax.set_xlabel("head")
-    ax.set_ylabel("layer")
-    ax.set_xticks(range(H))
-    ax.set_yticks(range(L))
-fig.colorbar(im, ax=axes, shrink=0.8, label="score (share of attention)")
-fig.suptitle("Lesson 06's pre-trained GPT: one score per head and behaviour")
+from course_lib import instruct
+
+base, bpe, base_ckpt = instruct.load_base_model()  # lesson 07's base model and its BPE tokenizer
+assert (base.config.n_layer, base.config.n_head, base.config.block_size) == (4, 4, 512), "the text above says so"
+documents = instruct.pretraining_documents("val")  # held out: Shakespeare scenes first, Wikipedia blocks last
+SEQ = 256  # tokens per scored sequence: two from a Shakespeare document, two from a Wikipedia one
+base_seqs = [bpe.encode(doc)[k * SEQ : (k + 1) * SEQ] for doc in (documents[0], documents[-1]) for k in range(2)]
+
+
+def pieces(seq):  # the tokens the text scores compare; a token that ends a line counts as the newline
+    return ["\n" if bpe.decode([i]).endswith("\n") else bpe.decode([i]) for i in seq]
+
+
+per_seq = [heads.model_head_scores(base, torch.tensor(seq), pieces(seq), n_sequences=2, seed=10 * k)
+           for k, seq in enumerate(base_seqs)]  # induction: on 2 repeated random sequences each, 8 in all
+base_scores = {name: np.nanmean([s[name] for s in per_seq], axis=0) for name in per_seq[0]}
+base_chance = {name: float(np.nanmean([heads.chance_scores(pieces(seq))[name] for seq in base_seqs]))
+               for name in base_scores}
+base_chance["induction"] = heads.chance_scores(heads.repeated_random_tokens(base.config.block_size // 2, len(bpe)))["induction"]
+print(f"lesson 07's base model, {len(base_seqs)} held-out sequences of {SEQ} tokens")
+print(f"{'head':<8}" + "".join(f"{name:>12}" for name in base_scores))
+for layer in range(base.config.n_layer):
+    for head in range(base.config.n_head):
+        print(f"L{layer} H{head}  " + "".join(f"{base_scores[n][layer, head]:>12.2f}" for n in base_scores))
+print(f"{'chance':<8}" + "".join(f"{base_chance[n]:>12.2f}" for n in base_scores))
+""")
+
+code(r"""
+fig, grid = plt.subplots(2, len(scores), figsize=(15, 6.2), constrained_layout=True,
+                         gridspec_kw={"height_ratios": [L, base.config.n_layer]})
+models = [("lesson 06", scores, chance), ("lesson 07 base", base_scores, base_chance)]
+for axes, (who, model_scores, model_chance) in zip(grid, models, strict=True):
+    for ax, (name, s) in zip(axes, model_scores.items(), strict=True):
+        im = ax.imshow(s, vmin=0, vmax=1, cmap="viridis")
+        for (layer, head), v in np.ndenumerate(s):
+            ax.text(head, layer, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=9)
+        ax.set_title(f"{who}: {name}\n(chance {model_chance[name]:.2f})", fontsize=10)
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        ax.set_xticks(range(s.shape[1]))
+        ax.set_yticks(range(s.shape[0]))
+fig.colorbar(im, ax=grid, shrink=0.6, label="score (share of attention)")
+fig.suptitle("One score per head and behaviour: lesson 06's GPT (top, 2 layers) and lesson 07's base model (bottom, 4 layers)")
 plt.show()
 """)
 
 code(r"""
-def best(name):
+def best(name, scores=scores):
     layer, head = np.unravel_index(np.nanargmax(scores[name]), scores[name].shape)
     return (int(layer), int(head)), float(scores[name][layer, head])
 
 
-def verdict(name, what):
-    (layer, head), score = best(name)
-    clear = score >= 2 * chance[name] and score >= 0.2  # well above chance: the head has the behaviour
+def clear(score, chance_score):  # well above chance: the head has the behaviour
+    return score >= 2 * chance_score and score >= 0.2
+
+
+def verdict(name, what, scores=scores, chance=chance):
+    (layer, head), score = best(name, scores)
     return (f"* The strongest **{what}** head is layer {layer} head {head}: {score:.2f} of its attention "
-            f"(chance {chance[name]:.2f}); " + ("a clear " if clear else "not clearly above chance, so no clear ")
+            f"(chance {chance[name]:.2f}); " + ("a clear " if clear(score, chance[name]) else
+                                                "not clearly above chance, so no clear ")
             + f"{what} head on this measurement.")
 
 
+BEHAVIOURS = [("previous", "previous-token"), ("first", "first-token"), ("line_start", "line-start"),
+              ("duplicate", "duplicate-token"), ("induction", "induction")]
 (prev_head, prev_score), (line_head, line_score) = best("previous"), best("line_start")
 (ind_head, ind_score) = best("induction")
-display(Markdown("\n".join(verdict(name, what) for name, what in [
-    ("previous", "previous-token"), ("first", "first-token"), ("line_start", "line-start"),
-    ("duplicate", "duplicate-token"), ("induction", "induction")])))
+display(Markdown("**Lesson 06's GPT**\n\n" + "\n".join(verdict(name, what) for name, what in BEHAVIOURS)
+                 + "\n\n**Lesson 07's base model**\n\n"
+                 + "\n".join(verdict(name, what, base_scores, base_chance) for name, what in BEHAVIOURS)))
+""")
+
+code(r"""
+# does lesson 07's base model copy from an earlier occurrence? Two tests of the behaviour an induction head gives
+(base_ind_head, base_ind) = best("induction", base_scores)
+random_twice = interpret.in_context_loss(base, interpret.repeated_random_batch(len(bpe), 128, 8, seed=5))
+passage_ids = bpe.encode(documents[-1])[:200]  # a held-out Wikipedia passage of 200 tokens, then the same again
+text_twice = interpret.in_context_loss(base, torch.tensor([passage_ids + passage_ids]))
+
+
+def copy_gain(c):
+    return c["first_copy"] - c["second_copy"]
+
+
+has_induction = clear(base_ind, base_chance["induction"])
+uses_copies = copy_gain(random_twice) > 0.5 or copy_gain(text_twice) > 0.5
+display(Markdown(
+    f"**Does a 4-layer model with {base.config.block_size}-token windows have an induction head?** By this lesson's "
+    f"threshold (at least 0.2 of the attention and twice chance), lesson 07's base model "
+    + ("has one" if has_induction else "has none")
+    + f": its best induction score is {base_ind:.2f} (layer {base_ind_head[0]} head {base_ind_head[1]}, chance "
+    f"{base_chance['induction']:.2f}), after the {base_ckpt['step']:,} training steps of its checkpoint. Its loss "
+    f"tells the same story: on 128 random tokens repeated once it is {random_twice['first_copy']:.2f} nats on the "
+    f"first copy and {random_twice['second_copy']:.2f} on the second, and on a held-out passage of 200 tokens "
+    f"read twice {text_twice['first_copy']:.2f} and {text_twice['second_copy']:.2f}: "
+    + ("it predicts a repeat better the second time, by looking back." if uses_copies else
+       "the second reading is predicted no better than the first, so the model does not copy from what it "
+       "has just read.")
+    + (" The score and the loss agree." if has_induction == uses_copies else
+       " The score and the loss disagree: look at the best head's map on a repeated sequence.")
+))
 """)
 
 md(r"""
@@ -185,7 +253,8 @@ We test this on models we train here: attention-only transformers (`GPTConfig(ml
 
 * the **induction score** of every head, on random tokens repeated once (`heads.induction_score`);
 * the **in-context loss**: the loss on the first copy of a repeated random segment and on the second (`interpret.in_context_loss`). On the first copy nothing beats chance, $\ln V$; on the second, a model that finds the earlier copy can be near 0;
-* the best head's **previous-token score**, on the same random sequences: step 1 of the circuit.
+* the best head's **previous-token score**, on the same random sequences: step 1 of the circuit;
+* the **in-context score** on text, Olsson et al.'s measure: the loss at *late* positions of Shakespeare windows minus the loss at *early* ones (`in_context_loss`'s `late - early`: predictions 56-63, which read nearly the whole window, against predictions 4-7, which read 5 to 8 characters), averaged over 256 fixed validation windows. Below 0, later positions gain from the longer context.
 
 A third run changes one thing: the 2-layer model with **learned** absolute positions instead of rotary ones. Rotary embeddings make "the token just before me" the same relation at every position, so a previous-token head is one pattern to learn; with learned positions it must be learned for each position separately.
 """)
@@ -193,6 +262,7 @@ A third run changes one thing: the 2-layer model with **learned** absolute posit
 code(r"""
 INDUCTION = dict(  # the run's settings: 64-token windows, batches of 64, rotary positions
     block_size=64, n_embd=64, n_head=4, batch_size=64, pos_emb="rope", repeat_fraction=0.5, lr=3e-3, seed=0,
+    text_windows=256,  # the windows of validation text the in-context score averages over
 )
 STEPS = by_mode(full=1500, fast=60)
 EVERY = by_mode(full=50, fast=20)
@@ -207,29 +277,6 @@ for name, (n_layers, pos_emb) in RUNS.items():
 """)
 
 code(r"""
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), constrained_layout=True)
-colors = {"1 layer": "tab:gray", "2 layers": "tab:blue", "2 layers, learned positions": "tab:orange"}
-for name, r in induction_runs.items():
-    axes[0].plot(r.step, r.induction, "-o", ms=3, color=colors[name], label=name)
-    axes[1].plot(r.step, r.second_copy, "-", color=colors[name], label=f"{name}: second copy")
-    axes[1].plot(r.step, r.first_copy, ":", color=colors[name], label=f"{name}: first copy")
-    axes[2].plot(r.step, r.previous, "-o", ms=3, color=colors[name], label=name)
-axes[1].axhline(math.log(induction_runs["2 layers"].model.config.vocab_size), color="k", lw=0.8, ls="--",
-                label="ln V (guessing)")
-axes[0].set(title="The best head's induction score", xlabel="training step", ylabel="score (share of attention)",
-            ylim=(0, 1))
-axes[1].set(title="Loss on a repeated random segment", xlabel="training step", ylabel="loss (nats per token)")
-axes[2].set(title="The best head's previous-token score", xlabel="training step",
-            ylabel="score (share of attention)", ylim=(0, 1))
-for ax in axes:
-    ax.grid(alpha=0.3)
-axes[0].legend(loc="upper left", fontsize=8)
-axes[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
-fig.suptitle("Induction heads and in-context learning: 1 layer against 2 (rotary), and 2 with learned positions")
-plt.show()
-""")
-
-code(r"""
 one, two, learned = (induction_runs[k] for k in ("1 layer", "2 layers", "2 layers, learned positions"))
 
 
@@ -239,6 +286,38 @@ def first_step(steps, values, passes):
 
 
 i_ind = first_step(two.step, two.induction, lambda v: v > 0.5)  # the phase change: induction score past 0.5
+
+fig, axes = plt.subplots(2, 2, figsize=(14, 8.4), constrained_layout=True)
+(ax_ind, ax_copy), (ax_ctx, ax_prev) = axes
+colors = {"1 layer": "tab:gray", "2 layers": "tab:blue", "2 layers, learned positions": "tab:orange"}
+for name, r in induction_runs.items():
+    ax_ind.plot(r.step, r.induction, "-o", ms=3, color=colors[name], label=name)
+    ax_copy.plot(r.step, r.second_copy, "-", color=colors[name], label=f"{name}: second copy")
+    ax_copy.plot(r.step, r.first_copy, ":", color=colors[name], label=f"{name}: first copy")
+    ax_ctx.plot(r.step, r.in_context_score, "-o", ms=3, color=colors[name], label=name)
+    ax_prev.plot(r.step, r.previous, "-o", ms=3, color=colors[name], label=name)
+ax_copy.axhline(math.log(two.model.config.vocab_size), color="k", lw=0.8, ls="--", label="ln V (guessing)")
+ax_ctx.axhline(0, color="k", lw=0.8)
+if i_ind is not None:  # the 2-layer rotary model's phase change, on every panel
+    for ax in axes.flat:
+        ax.axvline(two.step[i_ind], color="tab:blue", lw=0.8, ls="--")
+ax_ind.set(title="The best head's induction score", xlabel="training step", ylabel="score (share of attention)",
+           ylim=(0, 1))
+ax_copy.set(title="Loss on a repeated random segment", xlabel="training step", ylabel="loss (nats per token)")
+ax_ctx.set(title="In-context score on Shakespeare: loss late (56-63) minus early (4-7)", xlabel="training step",
+           ylabel="late − early (nats per character)")
+ax_prev.set(title="The best head's previous-token score", xlabel="training step",
+            ylabel="score (share of attention)", ylim=(0, 1))
+for ax in axes.flat:
+    ax.grid(alpha=0.3)
+ax_ind.legend(loc="upper left", fontsize=8)
+ax_copy.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+fig.suptitle("Induction heads and in-context learning: 1 layer against 2 (rotary), and 2 with learned positions "
+             "(dashed line: the 2-layer rotary model's induction score passes 0.5)")
+plt.show()
+""")
+
+code(r"""
 i_loss = first_step(two.step, two.second_copy, lambda v: v < two.second_copy[0] / 2)  # second copy at half its start
 lines = [f"* **1 layer**: the best induction score was at most {max(one.induction):.2f}, and the loss on the second "
          f"copy ended at {one.second_copy[-1]:.2f} nats against {one.first_copy[-1]:.2f} on the first: "
@@ -296,6 +375,99 @@ if not runtime.FAST:  # the claims the text around this section makes; fast mode
     assert two.second_copy[-1] < two.first_copy[-1] / 2, "issue 21: the second copy below half the first"
 """)
 
+md(r"""
+### The in-context score on text
+
+Olsson et al. saw the in-context score (late minus early loss) drop at the phase change. The lower left panel shows ours, on Shakespeare; the cell below reads it across the phase change and asks two questions: where along the window does the loss fall, and what do the induction heads add at late positions of text?
+""")
+
+code(r"""
+ics = two.in_context_score  # late - early, per measurement (nats per character)
+sides = ""
+if i_ind is not None:
+    b = max(i_ind - 1, 0)
+    sides = (f" from {ics[b]:+.3f} nats at step {two.step[b]} to {ics[i_ind]:+.3f} at step {two.step[i_ind]}, the "
+             f"measurement at which the induction score passed 0.5, and")
+
+# where the loss falls along the window: many windows of validation text, the final 2-layer model
+char_tok, _, char_val = shakespeare_char_data()  # the ids the induction models read
+T2 = two.model.config.block_size
+starts = torch.randint(0, len(char_val) - T2 - 1, (by_mode(full=512, fast=64),), generator=torch.Generator().manual_seed(4))
+windows = torch.stack([char_val[s : s + T2 + 1] for s in starts.tolist()])  # (N, T2 + 1)
+two.model.eval()
+with torch.no_grad():
+    by_position = F.cross_entropy(two.model(windows[:, :-1])[0].transpose(1, 2), windows[:, 1:],
+                                  reduction="none").mean(0)  # (T2,): prediction p reads p + 1 characters
+bands = [(0, 4), (4, 8), (8, 16), (16, 32), (32, 56), (56, 64)]
+band_loss = {f"{a}-{z - 1}": by_position[a:z].mean().item() for a, z in bands}
+induction_heads = {(1, h): "mean" for h in range(two.model.config.n_head) if two.scores[-1][1, h] >= 0.5}
+kept = interpret.in_context_loss(two.model, windows)
+with interpret.ablate_heads(two.model, induction_heads):
+    ablated = interpret.in_context_loss(two.model, windows)
+
+
+def copy_rule(windows, k, band=(56, 64)):
+    # at the predictions in band: how often the last k characters occurred earlier in the window, and how often
+    # the character after their last earlier occurrence is the next one (what copying from a repeat can give)
+    found = right = total = 0
+    for w in windows.tolist():
+        for p in range(*band):
+            earlier = [j for j in range(k - 1, p) if w[j - k + 1 : j + 1] == w[p - k + 1 : p + 1]]
+            total += 1
+            found += bool(earlier)
+            right += bool(earlier) and w[earlier[-1] + 1] == w[p + 1]
+    return found / total, right / max(found, 1)
+
+
+(found1, right1), (found3, right3) = copy_rule(windows, 1), copy_rule(windows, 3)
+print("loss by prediction (nats per character):", ", ".join(f"{k}: {v:.2f}" for k, v in band_loss.items()))
+print(f"induction heads (layer 1, score >= 0.5): {sorted(h for _, h in induction_heads)}; with them: early "
+      f"{kept['early']:.2f}, late {kept['late']:.2f}; mean-ablated: early {ablated['early']:.2f}, late {ablated['late']:.2f}")
+
+moved = ics[i_ind] - ics[max(i_ind - 1, 0)] if i_ind is not None else float("nan")
+flat = abs(band_loss["56-63"] - band_loss["8-15"]) < 0.1  # no gain from context beyond a few characters
+alike = abs(ablated["in_context_score"] - kept["in_context_score"]) < 0.05  # the heads help both ends alike
+text = (f"The 2-layer model's in-context score went{sides} ended at {ics[-1]:+.3f}; the 1-layer model ended at "
+        f"{one.in_context_score[-1]:+.3f} and the learned-positions model at {learned.in_context_score[-1]:+.3f}. "
+        if i_ind is not None else
+        f"The 2-layer model's in-context score ended at {ics[-1]:+.3f} (the 1-layer model's at "
+        f"{one.in_context_score[-1]:+.3f}); this run had no phase change to read it across"
+        + (" (fast mode is far too short for one). " if runtime.FAST else ". "))
+if i_ind is not None and moved < -0.05:
+    text += "It fell with the phase change, as Olsson et al. found: late positions started to gain from the context. "
+elif i_ind is not None:
+    text += (f"**It did not fall with the phase change**, as Olsson et al. found it to: across it the score changed by "
+             f"{moved:+.3f} nats, and from there on it stays between {min(ics[i_ind:]):+.3f} and {max(ics[i_ind:]):+.3f} "
+             "(the lower left panel). ")
+text += (f"Along the window the loss {'falls' if band_loss['4-7'] < band_loss['0-3'] else 'goes'} over the first few characters ({band_loss['0-3']:.2f} nats for the "
+         f"predictions 0-3, {band_loss['4-7']:.2f} for 4-7) and then "
+         + (f"hardly moves ({band_loss['8-15']:.2f} for 8-15, {band_loss['56-63']:.2f} for 56-63)"
+            if flat else f"goes from {band_loss['8-15']:.2f} (8-15) to {band_loss['56-63']:.2f} (56-63)")
+         + ". ")
+if induction_heads:
+    text += (f"Mean-ablating the induction heads raises the loss at early positions by "
+             f"{ablated['early'] - kept['early']:+.2f} nats and at late ones by {ablated['late'] - kept['late']:+.2f}"
+             + (": they help both ends alike, so what they do on this text does not use the longer context. "
+                if alike else ", not alike (the printed losses above). "))
+if i_ind is not None and moved >= -0.05:
+    text += ("Why: this is a character model with 64-character windows. A prediction at position 4 already reads "
+             "five characters, most of its word; copying from an earlier occurrence needs one inside the window "
+             f"that says something. At the late predictions (56-63) the current character occurred earlier in the "
+             f"window at {found1:.0%} of them, but the character after its last earlier occurrence is the next one "
+             f"only {right1:.0%} of the time (one character is a poor key: after an 'e' comes almost anything); the "
+             f"last three characters occurred earlier at only {found3:.0%} of them (and predict the next one at "
+             f"{right3:.0%} of those). Olsson et al. measured token 500 against token 50 of windows of 512 or more "
+             "BPE tokens, where a name or a phrase seen earlier is a much better key. Here the in-context learning "
+             "the induction heads give shows on the repeated segments (the upper right panel), not on text.")
+display(Markdown(text))
+""")
+
+md(r"""
+### The circuit's two steps, in two maps
+
+Back to the repeated random tokens: the final 2-layer rotary model reads 24 of them repeated once. Left, layer 0's best previous-token head (step 1); right, the head with the best induction score (step 2).
+""")
+
 code(r"""
 # the 2-layer model's best induction head, reading a repeated random sequence
 (ind_layer, ind_h) = np.unravel_index(np.argmax(two.scores[-1]), two.scores[-1].shape)
@@ -319,6 +491,16 @@ md(r"""
 In the right-hand map, an induction head draws a **diagonal line offset by one** in the second copy: query $i$ looks at position $i - n + 1$, the token after its twin. A previous-token head (left) draws the diagonal just below the main one.
 
 **What this shows, and what it does not.** The scores and the loss moving together make the induction story plausible; they do not prove the head *causes* the low second-copy loss. Section 3 tests that by switching the head off.
+
+### Exercise 4, first half: predict before you measure
+
+Before you read section 3, **predict**: which single head of the 2-layer attention-only model, zero-ablated, raises the loss on the second copy of a repeated random segment the most? Use only this section's figures and maps, and write it as `prediction_head = (layer, head)`. (Think about the two steps an induction circuit needs, and which of them the second copy depends on.) Section 3 measures it; the check in section 4 (exercise 4) compares your prediction with the measurement.
+""")
+
+code(r"""
+### BEGIN SOLUTION
+prediction_head = (0, prev_h)  # step 1: layer 0's previous-token head; every induction head reads it
+### END SOLUTION
 """)
 
 # --- 3. testing explanations ------------------------------------------------------------------------
@@ -521,7 +703,7 @@ md(r"""
 md(r"""
 ## 4. Exercises
 
-Each exercise gives a function to complete (exercise 4: a prediction); the cell after it checks your answer on random inputs against the course's reference and prints ✅, or ❌ with a hint. The library has every answer (`heads.induction_score`, `interpret.ablate_heads`, `interpret.logit_lens`): write the steps yourself, since an answer that calls them gets ⚠️ "uses the library version". (In the student version, `course student`, each solution is replaced by `raise NotImplementedError()`.)
+Each exercise gives a function to complete (exercise 4: a prediction, written at the end of section 2); the cell after it checks your answer on random inputs against the course's reference and prints ✅, or ❌ with a hint. The library has every answer (`heads.induction_score`, `interpret.ablate_heads`, `interpret.logit_lens`): write the steps yourself, since an answer that calls them gets ⚠️ "uses the library version". (In the student version, `course student`, each solution is replaced by `raise NotImplementedError()`.)
 
 ### Exercise 1 (warm-up): an induction score from an attention pattern
 
@@ -614,13 +796,7 @@ ok = check_logit_lens(lens_of)
 md(r"""
 ### Exercise 4 (core): predict, then measure: which head's ablation hurts repeated text most?
 
-Look back at section 2's figures for the 2-layer attention-only model, but not at section 3's table. **Predict**: which single head, zero-ablated, raises the loss on the second copy of a repeated random segment the most? Write it as `prediction_head = (layer, head)`. (Think about the two steps an induction circuit needs, and which of them the second copy depends on.)
-""")
-
-code(r"""
-### BEGIN SOLUTION
-prediction_head = (0, prev_h)  # step 1: layer 0's previous-token head; every induction head reads it
-### END SOLUTION
+You wrote your prediction, `prediction_head`, at the end of section 2, before section 3's ablation table. The cell below takes the measured loss changes from that table and checks your prediction against the head whose zero-ablation costs the most on the second copies.
 """)
 
 code(r"""
@@ -647,11 +823,18 @@ lesson_seconds = time.perf_counter() - lesson_start
 display(Markdown("\n".join([
     f"* **Head scores** on lesson 06's pre-trained GPT: the strongest previous-token head is layer {prev_head[0]} head "
     f"{prev_head[1]} ({prev_score:.2f}); the best line-start score is {line_score:.2f} (layer {line_head[0]} head "
-    f"{line_head[1]}) and the best induction score {ind_score:.2f}.",
+    f"{line_head[1]}) and the best induction score {ind_score:.2f}. Lesson 07's base model ({base.config.n_layer} "
+    f"layers, {base.config.block_size}-token windows) " + ("has" if has_induction else "has no")
+    + f" induction head by the lesson's threshold (best score {base_ind:.2f}), and predicts a held-out passage read "
+    f"twice {copy_gain(text_twice):+.2f} nats better the second time.",
     f"* **Induction heads**: after {STEPS} steps, the 2-layer attention-only model's best induction score is "
     f"{two.induction[-1]:.2f} and its loss on second copies {two.second_copy[-1]:.2f} nats against "
     f"{two.first_copy[-1]:.2f} on first copies; the 1-layer model's best head ends at {one.induction[-1]:.2f} "
-    f"({one.second_copy[-1]:.2f} against {one.first_copy[-1]:.2f} nats).",
+    f"({one.second_copy[-1]:.2f} against {one.first_copy[-1]:.2f} nats). On Shakespeare, the in-context score "
+    f"(late minus early positions) of the 2-layer model ended at {two.in_context_score[-1]:+.3f} nats"
+    + ("." if i_ind is None else ", after falling with the phase change." if moved < -0.05 else
+       f": it did not fall with the phase change (it changed by {moved:+.3f}), in 64-character windows of a "
+       "character model; the induction heads' in-context learning shows on repeated segments, not on this text."),
     f"* **Ablation**: zeroing layer {worst_rep[0]} head {worst_rep[1]} costs {ablation['zero', *worst_rep][0] - base_rep:+.2f} "
     f"nats on repeated text" + (" (layer 0's previous-token head, step 1 of the circuit). " if worst_rep == (0, prev_h)
                                else ". ")
