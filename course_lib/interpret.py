@@ -517,7 +517,7 @@ def train_induction(
     train_config = TrainConfig(
         max_steps=steps, lr=lr, warmup_steps=min(warmup_steps, steps), eval_every=eval_every,
         eval_batches=1, weight_decay=0.0, progress=progress,
-        desc=f"attention-only, {n_layers} layer{'s' if n_layers > 1 else ''}",
+        desc=f"attention-only, {n_layers} layer{'s' if n_layers > 1 else ''}, {pos_emb} positions",
     )  # fmt: skip
     start = time.perf_counter()
     optimizer = _optimizer(model, optim, lr, muon_lr)

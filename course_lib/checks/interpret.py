@@ -300,9 +300,9 @@ ABLATION_EXPLANATION = (
     "head in layer 0 and induction heads in layer 1 whose keys read its output. If layer 0 has "
     "only one previous-token head, taking it away breaks every induction head at once, so it "
     "can cost the most; if several layer-1 heads share the copying, the best-scoring one costs "
-    "less than you might expect. Heads in neither step barely matter on random tokens. "
-    "On ordinary text the ranking is "
-    "different: there the previous-token head also serves the plain next-character statistics"
+    "less than you might expect. Other heads may matter too: compare them in the table. "
+    "On ordinary text the ranking is different (the table's text columns): there other heads "
+    "carry the plain next-character statistics."
 )
 
 
