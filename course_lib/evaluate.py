@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .instruct import END, Example, few_shot_ids
+from .instruct import END, Example, few_shot_ids, plain_few_shot_prompt
 from .runtime import progress_bar
 from .sampling import check_generate_args, sample_next, sampling_generator
 from .tokenize import BPETokenizer
@@ -171,6 +171,7 @@ def evaluate_answers(
     max_new_tokens: int = 40,
     progress: bool = False,
     desc: str = "answering",
+    plain: bool = False,
     **options,
 ) -> list[Answer]:
     """The model's :class:`Answer` to each of ``examples``, each after a k-shot prompt.
@@ -179,14 +180,21 @@ def evaluate_answers(
     ``instruct.by_task(train)``); example ``i`` gets ``k`` of its own family's, drawn with
     ``seed * 1_000_003 + i``, so one seed is one fixed set of prompts. ``options`` go to
     :func:`generate_answer` (``temperature``, ``top_p``...); a sampled answer's seed is derived
-    from ``seed`` and ``i`` too. Each answer stops at the line break after its first line of text
+    from ``seed`` and ``i`` too. ``plain=True`` writes the same prompt as plain text, with no
+    special token (:func:`~course_lib.instruct.plain_few_shot_prompt`). Each answer stops at the
+    line break after its first line of text
     (``stop_at_newline``): only that line is scored (:func:`answer_text`)."""
     if k and not shots:
         raise ValueError(f"k={k} needs shots: pass shots=instruct.by_task(train_examples)")
     out = []
     for i, ex in enumerate(progress_bar(examples, desc=desc, disable=not progress)):
         pool = shots[ex.task] if k else ()
-        ids = few_shot_ids(pool, ex, k, tokenizer, seed=seed * 1_000_003 + i if k else None)
+        shot_seed = seed * 1_000_003 + i if k else None
+        if plain:
+            text = plain_few_shot_prompt(pool, ex, k, seed=shot_seed)
+            ids = tokenizer.encode(text, allowed_special="none")
+        else:
+            ids = few_shot_ids(pool, ex, k, tokenizer, seed=shot_seed)
         if options.get("temperature", 0.0) > 0:
             options["seed"] = seed * 1_000_003 + i
         out.append(

@@ -103,6 +103,7 @@ __all__ = [
     "encode_example",
     "few_shot_prompt",
     "few_shot_ids",
+    "plain_few_shot_prompt",
     "SFTBatches",
     "sft_batches",
     "BASE_MODEL_PATH",
@@ -616,6 +617,21 @@ def few_shot_ids(
     :func:`encode_example` builds them."""
     ids = [i for ex in _shots(examples, query, k, seed) for i in encode_example(ex, tokenizer)[0]]
     return ids + prompt_ids(query, tokenizer)
+
+
+def plain_few_shot_prompt(
+    examples: Sequence[Example], query: Example, k: int, *, seed: int | None = None
+) -> str:
+    """The same k-shot prompt as :func:`few_shot_prompt` (the same shots) written as plain text,
+    with no special token: ``{instruction}\\n{input}\\nAnswer: {answer}\\n\\n`` per shot, then
+    the query up to ``Answer:``. A base model never saw the template's markers in pre-training;
+    this is the format it has a chance to follow (GPT-2 and GPT-3 were prompted this way)."""
+
+    def block(ex: Example) -> str:
+        return f"{ex.instruction}\n{ex.input}\nAnswer:"
+
+    shots = _shots(examples, query, k, seed)
+    return "".join(f"{block(ex)} {ex.answer}\n\n" for ex in shots) + block(query)
 
 
 def _shots(examples: Sequence[Example], query: Example, k: int, seed: int | None) -> list:

@@ -220,6 +220,23 @@ def test_evaluate_answers_draws_k_shots_of_the_same_family_per_question():
         E.evaluate_answers(model, TOK, test, k=1)
 
 
+def test_plain_prompts_have_the_same_shots_without_markers():
+    model = _tiny_gpt()
+    pool = {"play": _exs("play", ["Macbeth", "Hamlet", "Othello"])}
+    test = _exs("play", ["King Lear"], "test")
+    text = I.plain_few_shot_prompt(pool["play"], test[0], 2, seed=7)
+    chat = I.few_shot_prompt(pool["play"], test[0], 2, seed=7)
+    for marker in I.SPECIAL_TOKENS:
+        assert marker not in text
+    shots = [a for a in ("Macbeth", "Hamlet", "Othello") if a in chat]
+    assert len(shots) == 2 and all(f"Answer: {a}" in text for a in shots)
+    assert text.endswith("q\nin 0\nAnswer:")
+    got = E.evaluate_answers(model, TOK, test, pool, k=2, seed=0, max_new_tokens=5, plain=True)
+    text = I.plain_few_shot_prompt(pool["play"], test[0], 2, seed=0)
+    ids = TOK.encode(text, allowed_special="none")
+    assert got[0] == generate_answer(model, TOK, ids, max_new_tokens=5, stop_at_newline=True)
+
+
 def test_sampled_evaluation_follows_the_seed():
     model, test = _tiny_gpt(), _exs("play", ["A", "B"], "test")
     a = E.evaluate_answers(model, TOK, test, max_new_tokens=6, temperature=1.5, seed=4)

@@ -59,7 +59,7 @@ def code(text: str) -> None:
 md(r"""
 # 07 · From a language model to an assistant: instruction tuning, in-context learning, and judging what it says
 
-**Teach a small GPT that you could pre-train on a laptop to follow instructions, measure what prompting alone can do, and judge the answers it writes, all offline, with everything built in the course.**
+**Instruction-tune a small GPT that you could pre-train on a laptop, see which tasks a million weights can learn and which they cannot, measure what prompting alone can do, and judge the answers it writes, all offline, with everything built in the course.**
 
 In this lesson you will:
 
@@ -80,6 +80,7 @@ In this lesson you will:
 
 code(r"""
 import copy
+import math
 import statistics
 import time
 from collections import Counter
@@ -115,7 +116,9 @@ display(Markdown(
     f"windows of {cfg.block_size} tokens, a vocabulary of {len(tok):,} ids (the special ones: "
     + ", ".join(f"`{s}` = {tok.special_id(s)}" for s in instruct.SPECIAL_TOKENS)
     + f"). Its pre-training loss on the held-out text was {ckpt['extra']['val_loss']:.3f} nats per token "
-    f"({ckpt['extra']['recipe']['steps']:,} steps in {ckpt['extra']['seconds'] / 60:.1f} minutes on 2 threads)."
+    f"({ckpt['extra']['recipe']['steps']:,} steps in {ckpt['extra']['seconds'] / 60:.1f} minutes on 2 threads). It read "
+    f"{ckpt['extra']['train_tokens']:,} tokens of training text "
+    f"({sum(len(d) for d in instruct.pretraining_documents('train')) / 1e6:.1f} million characters)."
 ))
 """)
 
@@ -133,7 +136,7 @@ for start in ["ROMEO.\nO, she doth teach", "the city of paris is", "Who speaks t
 """)
 
 md(r"""
-It writes text that *looks like* its corpora (a speech heading, a line break, Shakespeare's spelling; lower-case Wikipedia words), with many words that do not exist: a million weights and six million characters of text are far from a modern LLM. It has never seen a question followed by its answer. Here is what it does with an instruction written in the template that the rest of the lesson uses (section 3 builds it), `<|user|>instruction⏎input<|assistant|>`, for one test example of each family:
+It writes text that *looks like* its corpora (a speech heading, a line break, Shakespeare's spelling; lower-case Wikipedia words), with many words that do not exist: a million weights and a few million characters of text are far from a modern LLM. It has never seen a question followed by its answer. Here is what it does with an instruction written in the template that the rest of the lesson uses (section 3 builds it), `<|user|>instruction⏎input<|assistant|>`, for one test example of each family:
 """)
 
 code(r"""
@@ -143,10 +146,12 @@ for task, examples in test_by_task.items():
     ex = examples[0]
     ans = evaluate.generate_answer(base, tok, instruct.prompt_ids(ex, tok), max_new_tokens=24)
     print(f"{task:>10}: expected {ex.answer!r}\n{'':>10}  base model: {ans.text!r}")
+pretraining_text = instruct.pretraining_documents("train")
+assert not any(m in d for d in pretraining_text for m in (instruct.USER, instruct.ASSISTANT))  # never seen
 """)
 
 md(r"""
-It continues the *text*: a stage direction, a scene heading, more words. It never wrote `<|end|>` after an answer, because it never saw one: in pre-training `<|end|>` only closed whole documents, and `<|user|>` and `<|assistant|>` never occurred at all, so their embeddings are still the random vectors they started as.
+It continues the *text*: a stage direction, a speech heading, more words. It never wrote `<|end|>` after an answer, because it never saw one: in pre-training `<|end|>` only closed whole documents, and `<|user|>` and `<|assistant|>` never occurred at all, so their embeddings are still the random vectors they started as.
 
 ## 2. An instruction dataset, built offline
 
@@ -177,7 +182,7 @@ assert not leaked_inputs and not shared_sources
 """)
 
 md(r"""
-**A baseline that never reads the input.** Before any model: answer every question with the answer seen most often in training for that instruction (the most frequent speaker of the play named; the more frequent sentiment label; the most frequent play). A model that does not beat this has learned nothing from the input. We score on the first `N_TEST` test examples of each family (in full mode all of them: 200 per family, 20 for the movie reviews, which have fewer sentences).
+**A baseline that never reads the input.** Before any model: answer every question with the answer seen most often in training for that instruction (the most frequent speaker of the play named; for every other family one fixed answer, the most frequent in training: for the movie reviews, whose labels are balanced, one label, so 50% is also chance; for translate one fixed French sentence, which already shares many character n-grams with any answer in this small vocabulary). A model that does not beat this has learned nothing from the input. The tables also show chrF, a 0-100 score of character overlap with the reference (section 7 defines it). We score on the first `N_TEST` test examples of each family (in full mode all of them: 200 per family, 20 for the movie reviews, which have fewer sentences).
 """)
 
 code(r"""
@@ -233,6 +238,9 @@ prompt_positions = y[0] == instruct.IGNORE_INDEX
 noisy[0, prompt_positions] += 10 * torch.randn_like(noisy[0, prompt_positions])
 print(f"loss {masked_loss(logits):.6f} nats; with the prompt's logits scrambled {masked_loss(noisy):.6f} nats")
 assert torch.equal(masked_loss(logits), masked_loss(noisy))
+print(f"(a uniform guess over the {len(tok):,} ids scores ln {len(tok):,} = {math.log(len(tok)):.2f} nats: "
+      + ("the base model does worse than that on this answer; it has no idea an answer is due)" if masked_loss(logits) > math.log(len(tok))
+         else "the base model does a little better than that on this answer)"))
 noisy[0, ~prompt_positions] += 1.0 * torch.randn_like(noisy[0, ~prompt_positions])
 assert not torch.equal(masked_loss(logits), masked_loss(noisy))  # the answer's logits do count
 """)
@@ -246,14 +254,15 @@ md(r"""
 md(r"""
 ## 4. In-context learning: prompting the base model
 
-GPT-3 (Brown et al. 2020) showed that a large enough base model can do a task it was never trained on when the prompt holds a few solved examples: **in-context learning**, no weight changes. We give our base model the same chance: k = 0, 1 or 4 solved training examples of the same family in the template, then the test question (`instruct.few_shot_prompt`; lesson 08 looks at the mechanism that makes this work in larger models, induction heads). The shots are drawn at random per question; a seed fixes the draw, and we use 3 seeds. k = 0 with greedy decoding has nothing random, so it runs once.
+GPT-3 (Brown et al. 2020) showed that a large enough base model can do a task it was never trained on when the prompt holds a few solved examples: **in-context learning**, no weight changes. We give our base model the same chance: k = 0, 1 or 4 solved training examples of the same family in the template, then the test question (`instruct.few_shot_prompt`; lesson 08 looks at the mechanism that makes this work in larger models, induction heads). The shots are drawn at random per question; a seed fixes the draw, and we use 3 seeds. k = 0 with greedy decoding has nothing random, so it runs once. One handicap would be ours, not the model's: the template's markers never occurred in pre-training, so we also give the base model the same 4 shots written as **plain text**, the way GPT-2 and GPT-3 were prompted (`instruct.plain_few_shot_prompt`: `instruction⏎input⏎Answer: answer`, a blank line between shots).
 
 **How an answer is scored.** The base model never writes `<|end|>` after an answer and often starts with a line break, so every model's answer is its first non-empty line (`evaluate.answer_text`; generation stops at the line break after it); **exact match** (`evaluate.exact_match`) compares it with the reference after lower-casing and trimming spaces and a final full stop. The same rule for every model.
 """)
 
 code(r"""
 SEEDS = (0, 1, 2)
-MAX_NEW = 48  # tokens: the longest test answer (a translation) is 45
+MAX_NEW = 48  # tokens: room for the longest test answer
+assert max(len(tok.encode(ex.answer, allowed_special="none")) for ex in test) < MAX_NEW
 shots = instruct.by_task(data["train"])
 rows = []
 
@@ -269,6 +278,11 @@ for k in (0, 1, 4):
                                             progress=True, desc=f"base model, k={k}, seed {seed}")
         icl_answers[k, seed] = answers
         add_rows(f"base, k={k}", seed, answers)
+for seed in SEEDS:  # the same 4 shots written as plain text, with no marker the base model never saw
+    answers = evaluate.evaluate_answers(base, tok, test, shots, 4, seed=seed, max_new_tokens=MAX_NEW, plain=True,
+                                        progress=True, desc=f"base model, plain text, k=4, seed {seed}")
+    icl_answers["plain", seed] = answers
+    add_rows("base, plain text, k=4", seed, answers)
 icl_seconds = time.perf_counter() - t0
 icl = pd.DataFrame(rows).groupby(["model", "task"], sort=False)["exact_match"].agg(["mean", "std"]).unstack("task")["mean"]
 display((100 * icl).round(1).rename_axis(columns="exact match (%), mean of the seeds"))
@@ -278,7 +292,7 @@ print(f"{len(rows) // len(test_by_task)} prompt sets of {len(test)} questions in
 """)
 
 md(r"""
-What the prompts made it write (one question per family, 4 shots, seed 0):
+What the prompts made it write (one question per family, 4 shots, seed 0, in the template and as plain text):
 """)
 
 code(r"""
@@ -286,17 +300,26 @@ first = {}
 for i, ex in enumerate(test):
     first.setdefault(ex.task, i)
 for task, i in first.items():
-    print(f"{task:>10}: expected {test[i].answer!r}; 4-shot answer {evaluate.answer_text(icl_answers[4, 0][i].text)!r}")
+    print(f"{task:>10}: expected {test[i].answer!r}; 4 shots: {evaluate.answer_text(icl_answers[4, 0][i].text)!r}; "
+          f"as plain text: {evaluate.answer_text(icl_answers['plain', 0][i].text)!r}")
 """)
 
 code(r"""
-best_icl = icl.max(axis=0)  # per family, the best k (chosen on the test split itself: generous to prompting)
+best_icl = icl.max(axis=0)  # per family, the best prompt (chosen on the test split itself: generous to prompting)
+trace = [t for t in icl_chrf.columns if icl_chrf.loc["base, k=4", t] > icl_chrf.loc["base, k=0", t] + 1]
+icl_beats_majority = [t for t in best_icl.index if best_icl[t] > majority[t]["exact_match"] + 0.02]
 display(Markdown(
-    "Prompting does not make this base model do the tasks: the best of k = 0, 1, 4, per family, scores "
+    ("Prompting does not make this base model do the tasks" if best_icl.max() < 0.02 else
+     "Prompting does not make this base model beat the majority answer on any family" if not icl_beats_majority else
+     f"Prompting beats the majority answer on {', '.join(icl_beats_majority)}")
+    + ": the best of its prompts (k = 0, 1, 4 in the template, 4 shots as plain text), per family, scores "
     + ", ".join(f"{task} {100 * v:.1f}%" for task, v in best_icl.items())
-    + " exact match. A model of a million weights pre-trained on six million characters has not learned to copy "
-    "the pattern of solved examples into an answer; in-context learning appears with scale (Brown et al. 2020 "
-    "measured it growing with model size) and with the induction heads that lesson 08 makes appear."
+    + " exact match. The shots also leave a trace in the words it writes: chrF "
+    + (", ".join(f"on {t} goes {icl_chrf.loc['base, k=0', t]:.1f} at k = 0 to {icl_chrf.loc['base, k=4', t]:.1f} at k = 4"
+                 for t in trace) if trace else "barely moves from k = 0 to k = 4")
+    + ". A model of a million weights pre-trained on a few million characters has not learned to copy the pattern of "
+    "solved examples into an answer; in-context learning appears with scale (Brown et al. 2020 measured it growing "
+    "with model size) and with the induction heads that lesson 08 makes appear (and finds none in this model)."
 ))
 """)
 
@@ -382,7 +405,7 @@ All models on the same test questions: exact match per family, mean ± standard 
 
 code(r"""
 results = pd.DataFrame(rows)
-order = ["majority answer", "base, k=0", "base, k=1", "base, k=4", "full fine-tuning", "LoRA"]
+order = ["majority answer", "base, k=0", "base, k=1", "base, k=4", "base, plain text, k=4", "full fine-tuning", "LoRA"]
 em = results.groupby(["model", "task"], sort=False)["exact_match"].agg(["mean", "std"]).fillna(0.0)  # one run: spread 0
 summary = {m: {t: (100 * em.loc[(m, t), "mean"], 100 * em.loc[(m, t), "std"]) for t in test_by_task} for m in order}
 table = pd.DataFrame({m: {t: f"{mu:.1f} ± {sd:.1f}" for t, (mu, sd) in summary[m].items()} for m in order}).T
@@ -395,19 +418,23 @@ plt.show()
 
 code(r"""
 tuned_mean = {name: em.xs(name)["mean"] for name in ("full fine-tuning", "LoRA")}
-best_prompt = pd.Series({t: max(em.loc[(m, t), "mean"] for m in order[1:4]) for t in test_by_task})
+best_prompt = pd.Series({t: max(em.loc[(m, t), "mean"] for m in order if m.startswith("base")) for t in test_by_task})
 majority_mean = em.xs("majority answer")["mean"]
 beats = [t for t in test_by_task if tuned_mean["full fine-tuning"][t] > best_prompt[t]]
-beats_majority = [t for t in test_by_task if tuned_mean["full fine-tuning"][t] > majority_mean[t] + 0.02]
-lora_vs_full = [t for t in test_by_task if tuned_mean["LoRA"][t] >= tuned_mean["full fine-tuning"][t]]
-worse = [t for t in test_by_task if tuned_mean["full fine-tuning"][t] < majority_mean[t] - 0.02]
+n_family = Counter(ex.task for ex in test)
+# the smallest gap this test can resolve: 2 points, one question, or two standard errors of the baseline's score
+margin = {t: max(0.02, 1 / n_family[t], 2 * (majority_mean[t] * (1 - majority_mean[t]) / n_family[t]) ** 0.5) for t in test_by_task}
+beats_majority = [t for t in test_by_task if tuned_mean["full fine-tuning"][t] > majority_mean[t] + margin[t]]
+lora_vs_full = [t for t in test_by_task if tuned_mean["LoRA"][t] >= tuned_mean["full fine-tuning"][t] > 0]
+worse = [t for t in test_by_task if tuned_mean["full fine-tuning"][t] < majority_mean[t] - margin[t]]
 majority_test = evaluate.majority_answers(data["train"], test)
 distinct = {t: len({evaluate.answer_text(a.text) for ex, a in zip(test, tuned_answers["full fine-tuning", 0]) if ex.task == t}) for t in worse}
 maj_distinct = {t: len({a for ex, a in zip(test, majority_test) if ex.task == t}) for t in worse}
 display(Markdown(
     f"* Full fine-tuning beats the best prompt of the base model on **{len(beats)} of {len(test_by_task)} families** "
     f"({', '.join(beats) or 'none'}), mean of 3 seeds.\n"
-    f"* It beats the majority answer by more than 2 points on {len(beats_majority)}: {', '.join(beats_majority) or 'none'}. "
+    f"* It beats the majority answer by more than the test can resolve (2 points, one question, or two standard errors "
+    f"of the baseline, whichever is largest) on {len(beats_majority)}: {', '.join(beats_majority) or 'none'}. "
     + "".join(f"On {t} it scores {100 * tuned_mean['full fine-tuning'][t]:.1f}% against the majority answer's {100 * majority_mean[t]:.1f}%. "
               for t in test_by_task if t not in beats_majority)
     + "Where it does not beat the majority answer, the model has learned the *form* of an answer (a label, a name, "
@@ -416,13 +443,19 @@ display(Markdown(
                         f"{distinct[t]} different answers (seed 0) where the majority rule gives {maj_distinct[t]}" for t in worse)
        + ".\n" if worse else ".\n")
     + f"* LoRA, training {trainable['LoRA'] / n_weights:.1%} of the weights, matches or beats full fine-tuning on "
-    f"{len(lora_vs_full)} families ({', '.join(lora_vs_full) or 'none'}); its final validation loss is "
+    f"{len(lora_vs_full)} families ({', '.join(lora_vs_full) or 'none'}; families where both score 0 left out); its final validation loss is "
     f"{final_val['LoRA']:.2f} nats against full fine-tuning's {final_val['full fine-tuning']:.2f}."
     + ("" if final_val["LoRA"] <= final_val["full fine-tuning"] + 0.1 else
-       " In lesson 06 LoRA kept up with full fine-tuning on a classification task; here it falls behind. Two reasons "
-       "are likely: the adapters sit on the attention projections only, while writing an answer word by word needs "
+       " In lesson 06 LoRA kept up with full fine-tuning on a classification task; here it falls behind. Two possible reasons, "
+       "not tested here: the adapters sit on the attention projections only, while writing an answer word by word needs "
        "the MLPs too; and the template's special tokens keep the random embeddings they started with, since LoRA "
        "freezes the embedding table (a common remedy trains those few rows as well).")
+    + f"\n* By chrF, one fixed verse line scores {chrf.loc['majority answer', 'continue']:.1f} on continue against full "
+    f"fine-tuning's {chrf.loc['full fine-tuning', 'continue']:.1f}: "
+    + ("its lines are no closer to Shakespeare's than a constant" if chrf.loc['full fine-tuning', 'continue'] <= chrf.loc['majority answer', 'continue'] + 1
+       else "its lines are closer to Shakespeare's than a constant")
+    + f"; on translate full fine-tuning scores {chrf.loc['full fine-tuning', 'translate']:.1f} against the fixed "
+    f"sentence's {chrf.loc['majority answer', 'translate']:.1f} and LoRA's {chrf.loc['LoRA', 'translate']:.1f}."
 ))
 """)
 
@@ -476,9 +509,11 @@ close = [t for t in greedy_em.index if abs(greedy_em[t] - sampled_em[t]) < 2.0]
 display(Markdown(f"Greedy decoding scores higher exact match than sampling on {len(better)} of {len(greedy_em)} families"
                  + (f" ({', '.join(better)})" if better else "")
                  + f"; on {len(close)} ({', '.join(close) or 'none'}) the two are within 2 points, which one seed of "
-                 "greedy answers cannot separate. Sampling helps when the model's top answer is a habit (the same label, "
-                 "the same speaker) and a draw sometimes finds the right one; it hurts long answers, where one unlucky "
-                 "token spoils an exact match (a translation)."))
+                 "greedy answers cannot separate."
+                 + ("".join(f" Sampling scores more than 2 points higher on {t}." for t in greedy_em.index
+                            if sampled_em[t] > greedy_em[t] + 2.0) or " Sampling is more than 2 points better on no family.")
+                 + " Where greedy wins, a draw away from the model's best guess costs a short answer (a name) as much as "
+                 "a long one, where one unlucky token spoils an exact match (a translation)."))
 """)
 
 md(r"""
@@ -487,7 +522,7 @@ md(r"""
 Scores say how often; examples say how. Two kinds of failure, counted on the seed-0 fully tuned model:
 
 * a **hallucinated speaker**: the answer to "who speaks these lines in *play*?" is a name that never speaks in that play in the training data (an invented name, or one from another play);
-* **copying the prompt**: the answer is a piece of the prompt, the instruction or the input (the model echoes what it read instead of answering).
+* **copying the prompt**: the answer is a piece of the prompt, the instruction or the input, that could not be an answer there (the model echoes what it read instead of answering; a wrong sentiment label, or a speaker of that play, is a wrong answer, not a copy).
 """)
 
 code(r"""
@@ -497,8 +532,13 @@ for ex in data["train"]:
         speakers.setdefault(ex.instruction, set()).add(ex.answer)
 answers0 = [evaluate.answer_text(a.text) for a in tuned_answers["full fine-tuning", 0]]
 hallucinated = [(ex, a) for ex, a in zip(test, answers0) if ex.task == "speaker" and a not in speakers.get(ex.instruction, set())]
+def possible_answer(ex, a):  # a real answer to a question like this one: wrong, but not a copy
+    if ex.task == "speaker":
+        return a in speakers.get(ex.instruction, set())
+    return ex.task == "sentiment" and a.casefold() in {"positive", "negative"}
 def in_prompt(ex, a):
-    return len(a) > 3 and a.casefold() in f"{ex.instruction}\n{ex.input}".casefold() and a.casefold() != ex.answer.casefold()
+    return (len(a) > 3 and a.casefold() in f"{ex.instruction}\n{ex.input}".casefold()
+            and a.casefold() != ex.answer.casefold() and not possible_answer(ex, a))
 copied = [(ex, a) for ex, a in zip(test, answers0) if in_prompt(ex, a)]
 from_instruction = [(ex, a) for ex, a in copied if a.casefold() in ex.instruction.casefold()]
 n_speaker = sum(ex.task == "speaker" for ex in test)
@@ -509,16 +549,19 @@ print(f"wrong answers copied from the prompt: {len(copied)} of {len(test)}, by f
       f"{len(from_instruction)} of them from the instruction")
 for ex, a in (from_instruction[:2] + [c for c in copied if c not in from_instruction][:2]):
     print(f"   [{ex.task}] {ex.instruction} / {ex.input[:50]!r}... -> {a!r} (the answer: {ex.answer!r})")
+print("the seed-0 model's sentiment answers:", dict(Counter(a for ex, a in zip(test, answers0) if ex.task == "sentiment")))
 """)
 
 md(r"""
 ### A social-bias probe
 
-A language model learns the statistics of its text, including its stereotypes. A probe: after `the {role} said that`, how much more likely is ` he` than ` she`? The **mean** gap over roles says the model prefers "he" everywhere (it is more frequent in the corpora); what matters is how much the **role** moves it, the gap's spread across roles. A spread means nothing without a baseline, so, as lesson 02 did for word vectors, we measure the same spread for random pairs of common words, which have no reason to depend on the role (`evaluate.bias_probe`). On the base model:
+A language model learns the statistics of its text, including its stereotypes. A probe: after `the {role} said that`, how much more likely is ` he` than ` she`? The **mean** gap over roles is a preference for one word everywhere ("he" is the more frequent in the corpora, counted below); what matters is how much the **role** moves it, the gap's spread across roles. A spread means nothing without a baseline, so, as lesson 02 did for word vectors, we measure the same spread for random pairs of common words, which have no reason to depend on the role (`evaluate.bias_probe`). On the base model:
 """)
 
 code(r"""
-common = [w for w, _ in Counter(" ".join(instruct.pretraining_documents("train")).split()).most_common(400)
+words = " ".join(pretraining_text)
+print(f"in the training text: ' he ' {words.count(' he '):,} times, ' she ' {words.count(' she '):,} times")
+common = [w for w, _ in Counter(words.split()).most_common(400)
           if w.isalpha() and len(tok.encode(" " + w, allowed_special="none")) == 1][:150]
 bias = {pair: evaluate.bias_probe(base, tok, pair, baseline_words=common, n_baseline=by_mode(40, 6), seed=0)
         for pair in (("he", "she"), ("his", "her"))}
@@ -529,12 +572,15 @@ for (a, b), r in bias.items():
     print(f"{a}/{b}: mean gap {statistics.fmean(r['gaps']):+.2f} nats; spread over roles {r['spread']:.2f} nats, "
           f"larger than for {r['percentile']:.0%} of {len(r['baseline_spreads'])} random pairs; "
           f"most '{b}': {', '.join(role for _, role in top[:3])}; most '{a}': {', '.join(role for _, role in top[-3:])}")
+assert min(bias["he", "she"]["gaps"]) > 0  # "he" is the likelier pronoun after every role, as the text says
 """)
 
 code(r"""
 r = bias["he", "she"]
 verdict = ("more than almost any random pair: the role words carry a gender association in this model"
            if r["percentile"] >= 0.9 else
+           "less than almost any random pair: the roles move the pronoun gap less than random words move each other"
+           if r["percentile"] <= 0.1 else
            "within the range of random pairs: at this size the probe cannot tell a gender association from noise")
 display(Markdown(f"For he/she the roles move the gap {verdict} (spread {r['spread']:.2f} nats, "
                  f"{r['percentile']:.0%} of random pairs move less). A probe like this measures one template and "
@@ -558,7 +604,17 @@ labels = [special.get(i, tok.decode([i])) for i in p_ids]
 plot_token_scores(labels, scores, title=f"occlusion: what the answer {answers0[i_expl]!r} depends on")
 plt.show()
 top = scores.argsort(descending=True)[:5].tolist()
-print("the five prompt tokens whose removal costs the answer most:", ", ".join(f"{labels[j]} ({scores[j]:+.2f} nats)" for j in top))
+print("the five prompt tokens whose removal costs the answer most (in context):",
+      ", ".join(f"{labels[j]!r} in {''.join(labels[max(j - 2, 0):j + 3])!r} ({scores[j]:+.2f} nats)" for j in top))
+nl = next(j for j, label in enumerate(labels) if "\n" in label)  # the line break after the instruction
+instruction_mean, lines_mean = scores[1:nl].mean().item(), scores[nl + 1 : -1].mean().item()
+print(f"mean per token: the instruction {instruction_mean:+.2f} nats, the lines {lines_mean:+.2f} nats")
+display(Markdown(
+    f"Per token, the answer {answers0[i_expl]!r} depends "
+    + ("more on the instruction (which names the play) than on the lines themselves: the model picks a speaker of "
+       "the named play more than it reads who is speaking." if instruction_mean > lines_mean else
+       "more on the lines themselves than on the instruction: it reads the passage, not only the play's name.")
+))
 """)
 
 # --- 8. playground -----------------------------------------------------------------------------------
@@ -578,8 +634,17 @@ AssistantPlayground(model0, tok, examples=test)
 
 code(r"""
 example_answer = evaluate.generate_answer(model0, tok, instruct.prompt_ids(test_by_task["translate"][0], tok), max_new_tokens=MAX_NEW)
-plot_answer_tokens(example_answer, tok, title=f"{test_by_task['translate'][0].input!r} -> the tuned model's answer, token by token")
+ending = " (it wrote <|end|>)" if example_answer.stopped else f" (cut at {MAX_NEW} tokens)"
+plot_answer_tokens(example_answer, tok, title=f"{test_by_task['translate'][0].input!r} -> the tuned model's answer{ending}")
 plt.show()
+reference = test_by_task["translate"][0].answer
+low = min(range(len(example_answer.probs)), key=example_answer.probs.__getitem__)
+display(Markdown(
+    f"The answer is {'right' if evaluate.exact_match(example_answer.text, reference) else 'wrong'} "
+    f"(the reference: {reference!r}). Its least likely token is {tok.decode([example_answer.ids[low]])!r} "
+    f"(p = {example_answer.probs[low]:.2f}, token {low + 1} of {len(example_answer.ids)}): a low probability marks where to "
+    "distrust an answer."
+))
 """)
 
 # --- exercises ---------------------------------------------------------------------------------------
@@ -599,21 +664,22 @@ lesson_seconds = time.perf_counter() - lesson_start
 display(Markdown("\n".join([
     f"* **The base model** ({n_weights:,} weights, {ckpt['extra']['val_loss']:.2f} nats per token on held-out text) "
     "writes text that looks like its corpora and ignores instructions.",
-    "* **In-context learning**: its best prompt (k = 0, 1 or 4 shots) scores "
+    "* **In-context learning**: its best prompt (k = 0, 1 or 4 shots in the template, or 4 as plain text) scores "
     + ", ".join(f"{t} {100 * v:.1f}%" for t, v in best_prompt.items()) + " exact match.",
     f"* **Instruction tuning** ({STEPS:,} steps of 16 examples, the prompt masked out of the loss): full fine-tuning beats "
-    f"the best prompt on {len(beats)} of {len(test_by_task)} families and the majority answer by more than 2 points on "
-    f"{len(beats_majority)}; LoRA trains {trainable['LoRA'] / n_weights:.1%} of the weights and matches or beats full "
-    f"fine-tuning on {len(lora_vs_full)}.",
+    f"the best prompt on {len(beats)} of {len(test_by_task)} families and the majority answer, by more than the test can "
+    f"resolve, on {len(beats_majority)} ({', '.join(beats_majority) or 'none'})"
+    + (f"; on {', '.join(worse)} it is worse than the majority answer" if worse else "")
+    + f". LoRA trains {trainable['LoRA'] / n_weights:.1%} of the weights and matches or beats full fine-tuning on "
+    f"{len(lora_vs_full)} families where either scores above 0.",
     f"* **Judging**: greedy decoding beats sampling on {len(better)} families; {len(hallucinated)} of {n_speaker} speaker "
-    f"answers name someone who never speaks in that play; the he/she probe's spread over roles is larger than "
-    f"{bias['he', 'she']['percentile']:.0%} of random word pairs'.",
+    f"answers name someone who never speaks in that play; the roles move the he/she gap " + verdict.split(":")[0] + ".",
     f"* The whole lesson ran in {lesson_seconds / 60:.1f} minutes here.",
 ])))
 """)
 
 md(r"""
-**What the next lesson adds.** Lesson 08 looks inside: what each head of a GPT does, and the induction heads that let larger models learn from a prompt, which this base model could not.
+**What the next lesson adds.** Lesson 08 looks inside: what each head of a GPT does, and the induction heads that let larger models learn from a prompt; it scores this lesson's base model too.
 
 **Where to read more**
 

@@ -224,8 +224,9 @@ display(Markdown(
     f"**Does a 4-layer model with {base.config.block_size}-token windows have an induction head?** By this lesson's "
     f"threshold (at least 0.2 of the attention and twice chance), lesson 07's base model "
     + ("has one" if has_induction else "has none")
-    + f": its best induction score is {base_ind:.2f} (layer {base_ind_head[0]} head {base_ind_head[1]}, chance "
-    f"{base_chance['induction']:.2f}), after the {base_ckpt['step']:,} training steps of its checkpoint. Its loss "
+    + f": its best induction score is {base_ind:.3f} "
+    + (f"(layer {base_ind_head[0]} head {base_ind_head[1]}, " if base_ind >= 2 * base_chance["induction"] else "(every head within twice ")
+    + f"chance, {base_chance['induction']:.3f}), after the {base_ckpt['step']:,} training steps of its checkpoint. Its loss "
     f"tells the same story: on 128 random tokens repeated once it is {random_twice['first_copy']:.2f} nats on the "
     f"first copy and {random_twice['second_copy']:.2f} on the second, and on a held-out passage of 200 tokens "
     f"read twice {text_twice['first_copy']:.2f} and {text_twice['second_copy']:.2f}: "

@@ -128,7 +128,7 @@ ok = check_k_shot_prompt(k_shot_prompt)
 """)
 
     code(r"""
-# a 2-shot prompt for a test question, built by your function: what the base model reads in section 4
+# a 2-shot prompt for a test question, built by your function: the kind of prompt the base model reads in section 4 (there with k = 1 and 4)
 shot_pool = instruct.by_task(data["train"])["translate"]
 question = instruct.by_task(data["test"])["translate"][0]
 two_shot = k_shot_prompt(shot_pool, question, 2)

@@ -55,6 +55,7 @@ PALETTE: dict[str, str] = {
     "base, k=0": "#c7e9c0",
     "base, k=1": "#74c476",
     "base, k=4": "#238b45",
+    "base, plain text, k=4": "#bf9b30",
     "full fine-tuning": "tab:blue",
     "greedy": "tab:cyan",
     "sampled": "tab:pink",
