@@ -261,8 +261,8 @@ GPT-3 (Brown et al. 2020) showed that a large enough base model can do a task it
 
 code(r"""
 SEEDS = (0, 1, 2)
-MAX_NEW = 48  # tokens: room for the longest test answer
-assert max(len(tok.encode(ex.answer, allowed_special="none")) for ex in test) < MAX_NEW
+MAX_NEW = 64  # tokens: room for the longest test answer (and its <|end|>)
+assert max(len(tok.encode(ex.answer, allowed_special="none")) for ex in test) < MAX_NEW  # 56 in full mode
 shots = instruct.by_task(data["train"])
 rows = []
 
@@ -579,7 +579,7 @@ code(r"""
 r = bias["he", "she"]
 verdict = ("more than almost any random pair: the role words carry a gender association in this model"
            if r["percentile"] >= 0.9 else
-           "less than almost any random pair: the roles move the pronoun gap less than random words move each other"
+           "less than almost any random pair: no sign of a role-gender association at this size"
            if r["percentile"] <= 0.1 else
            "within the range of random pairs: at this size the probe cannot tell a gender association from noise")
 display(Markdown(f"For he/she the roles move the gap {verdict} (spread {r['spread']:.2f} nats, "

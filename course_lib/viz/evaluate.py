@@ -114,7 +114,8 @@ def plot_token_scores(
         r, c = divmod(i, width)
         ax.add_patch(plt.Rectangle((c, -r - 1), 0.96, 0.9, color=cmap(norm(s))))
         text = visible(tok)
-        ax.text(c + 0.48, -r - 0.55, text[:9], ha="center", va="center", fontsize=TICK_SIZE + 1)
+        label = text if len(text) <= 13 else text[:12] + "…"
+        ax.text(c + 0.48, -r - 0.55, label, ha="center", va="center", fontsize=TICK_SIZE + 1)
     ax.set_xlim(0, width)
     ax.set_ylim(-rows - 0.1, 0)
     ax.set_axis_off()
