@@ -73,7 +73,7 @@ In this lesson you will:
 
 | | |
 |---|---|
-| **Time** | about 8.6 minutes to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
+| **Time** | about 8.8 minutes to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
 | **Prerequisites** | lesson 01 (byte-level BPE), lesson 05 (the GPT, sampling), lesson 06 (pre-training, fine-tuning, LoRA) |
 | **You will use** | `course_lib.instruct`, `course_lib.sft`, `course_lib.evaluate`, `course_lib.viz.evaluate`, `course_lib.widgets.assistant`, `course_lib.checks.instruct` |
 """)

@@ -65,7 +65,7 @@ In this lesson you will:
 
 | | |
 |---|---|
-| **Time** | about 82 seconds to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
+| **Time** | about 72 seconds to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
 | **Prerequisites** | lesson 04 (multi-head attention), lesson 05 (the GPT, attention maps, the head scores in the attention explorer), lesson 06 (the pre-trained GPT), lesson 07 (its base model, only loaded here) |
 | **You will use** | `course_lib.heads`, `course_lib.interpret`, `course_lib.transformer`, `course_lib.finetune` (lesson 06's checkpoint), `course_lib.instruct` (lesson 07's base model), `course_lib.checks.interpret` |
 """)
