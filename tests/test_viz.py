@@ -283,9 +283,15 @@ LESSON_NAMES = {
     "05": ["bigram", "n-gram", "RNN", "LSTM", "GPT"],
     "06": ["scratch", "linear probe", "fine-tune", "LoRA", "TF-IDF + logistic regression"],
     "07": [
-        "majority answer", "base, k=0", "base, k=1", "base, k=4", "base, plain text, k=4",
-        "full fine-tuning", "LoRA",
-        "greedy", "sampled",
+        "majority answer",
+        "base, k=0",
+        "base, k=1",
+        "base, k=4",
+        "base, plain text, k=4",
+        "full fine-tuning",
+        "LoRA",
+        "greedy",
+        "sampled",
     ],  # fmt: skip
 }
 

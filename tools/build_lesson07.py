@@ -73,7 +73,7 @@ In this lesson you will:
 
 | | |
 |---|---|
-| **Time** | about 8.8 minutes to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
+| **Time** | about 9.4 minutes to run in full mode on a 2-core laptop CPU (the committed run; `course timings` prints it); fast mode (`COURSE_FAST=1`) runs the same code with fewer steps |
 | **Prerequisites** | lesson 01 (byte-level BPE), lesson 05 (the GPT, sampling), lesson 06 (pre-training, fine-tuning, LoRA) |
 | **You will use** | `course_lib.instruct`, `course_lib.sft`, `course_lib.evaluate`, `course_lib.viz.evaluate`, `course_lib.widgets.assistant`, `course_lib.checks.instruct` |
 """)
@@ -151,7 +151,7 @@ assert not any(m in d for d in pretraining_text for m in (instruct.USER, instruc
 """)
 
 md(r"""
-It continues the *text*: a stage direction, a speech heading, more words. It never wrote `<|end|>` after an answer, because it never saw one: in pre-training `<|end|>` only closed whole documents, and `<|user|>` and `<|assistant|>` never occurred at all, so their embeddings are still the random vectors they started as.
+It continues the *text*: a stage direction, a speech heading, more words. It never wrote `<|end|>` after an answer, because it never saw one: in pre-training `<|end|>` only closed whole documents, and `<|user|>` and `<|assistant|>` never occurred at all: nothing ever trained them as inputs (the output layer, which shares their vectors, only learned never to predict them).
 
 ## 2. An instruction dataset, built offline
 
@@ -425,11 +425,12 @@ n_family = Counter(ex.task for ex in test)
 # the smallest gap this test can resolve: 2 points, one question, or two standard errors of the baseline's score
 margin = {t: max(0.02, 1 / n_family[t], 2 * (majority_mean[t] * (1 - majority_mean[t]) / n_family[t]) ** 0.5) for t in test_by_task}
 beats_majority = [t for t in test_by_task if tuned_mean["full fine-tuning"][t] > majority_mean[t] + margin[t]]
-lora_vs_full = [t for t in test_by_task if tuned_mean["LoRA"][t] >= tuned_mean["full fine-tuning"][t] > 0]
+lora_vs_full = [t for t in test_by_task if tuned_mean["LoRA"][t] >= tuned_mean["full fine-tuning"][t]
+                and max(tuned_mean["LoRA"][t], tuned_mean["full fine-tuning"][t]) > 0]
 worse = [t for t in test_by_task if tuned_mean["full fine-tuning"][t] < majority_mean[t] - margin[t]]
 majority_test = evaluate.majority_answers(data["train"], test)
-distinct = {t: len({evaluate.answer_text(a.text) for ex, a in zip(test, tuned_answers["full fine-tuning", 0]) if ex.task == t}) for t in worse}
-maj_distinct = {t: len({a for ex, a in zip(test, majority_test) if ex.task == t}) for t in worse}
+distinct = {t: len({evaluate.answer_text(a.text) for ex, a in zip(test, tuned_answers["full fine-tuning", 0], strict=True) if ex.task == t}) for t in worse}
+maj_distinct = {t: len({a for ex, a in zip(test, majority_test, strict=True) if ex.task == t}) for t in worse}
 display(Markdown(
     f"* Full fine-tuning beats the best prompt of the base model on **{len(beats)} of {len(test_by_task)} families** "
     f"({', '.join(beats) or 'none'}), mean of 3 seeds.\n"
@@ -446,10 +447,10 @@ display(Markdown(
     f"{len(lora_vs_full)} families ({', '.join(lora_vs_full) or 'none'}; families where both score 0 left out); its final validation loss is "
     f"{final_val['LoRA']:.2f} nats against full fine-tuning's {final_val['full fine-tuning']:.2f}."
     + ("" if final_val["LoRA"] <= final_val["full fine-tuning"] + 0.1 else
-       " In lesson 06 LoRA kept up with full fine-tuning on a classification task; here it falls behind. Two possible reasons, "
+       " LoRA already trailed full fine-tuning on lesson 06's classification task; here it falls further behind. Two possible reasons, "
        "not tested here: the adapters sit on the attention projections only, while writing an answer word by word needs "
-       "the MLPs too; and the template's special tokens keep the random embeddings they started with, since LoRA "
-       "freezes the embedding table (a common remedy trains those few rows as well).")
+       "the MLPs too; and `<|user|>` and `<|assistant|>` never trained as inputs in pre-training, and LoRA freezes "
+       "the embedding table, so it cannot train them either (a common remedy trains those few rows as well).")
     + f"\n* By chrF, one fixed verse line scores {chrf.loc['majority answer', 'continue']:.1f} on continue against full "
     f"fine-tuning's {chrf.loc['full fine-tuning', 'continue']:.1f}: "
     + ("its lines are no closer to Shakespeare's than a constant" if chrf.loc['full fine-tuning', 'continue'] <= chrf.loc['majority answer', 'continue'] + 1
@@ -521,7 +522,7 @@ md(r"""
 
 Scores say how often; examples say how. Two kinds of failure, counted on the seed-0 fully tuned model:
 
-* a **hallucinated speaker**: the answer to "who speaks these lines in *play*?" is a name that never speaks in that play in the training data (an invented name, or one from another play);
+* a **hallucinated speaker**: the answer to "who speaks these lines in *play*?" is a name that never speaks in that play in the training data (an invented name, or one from another play; the reference names are the source's speech headings, often abbreviated: 'Gon' for Goneril);
 * **copying the prompt**: the answer is a piece of the prompt, the instruction or the input, that could not be an answer there (the model echoes what it read instead of answering; a wrong sentiment label, or a speaker of that play, is a wrong answer, not a copy).
 """)
 
@@ -531,7 +532,7 @@ for ex in data["train"]:
     if ex.task == "speaker":
         speakers.setdefault(ex.instruction, set()).add(ex.answer)
 answers0 = [evaluate.answer_text(a.text) for a in tuned_answers["full fine-tuning", 0]]
-hallucinated = [(ex, a) for ex, a in zip(test, answers0) if ex.task == "speaker" and a not in speakers.get(ex.instruction, set())]
+hallucinated = [(ex, a) for ex, a in zip(test, answers0, strict=True) if ex.task == "speaker" and a not in speakers.get(ex.instruction, set())]
 def possible_answer(ex, a):  # a real answer to a question like this one: wrong, but not a copy
     if ex.task == "speaker":
         return a in speakers.get(ex.instruction, set())
@@ -539,7 +540,7 @@ def possible_answer(ex, a):  # a real answer to a question like this one: wrong,
 def in_prompt(ex, a):
     return (len(a) > 3 and a.casefold() in f"{ex.instruction}\n{ex.input}".casefold()
             and a.casefold() != ex.answer.casefold() and not possible_answer(ex, a))
-copied = [(ex, a) for ex, a in zip(test, answers0) if in_prompt(ex, a)]
+copied = [(ex, a) for ex, a in zip(test, answers0, strict=True) if in_prompt(ex, a)]
 from_instruction = [(ex, a) for ex, a in copied if a.casefold() in ex.instruction.casefold()]
 n_speaker = sum(ex.task == "speaker" for ex in test)
 print(f"hallucinated speakers: {len(hallucinated)} of {n_speaker} speaker answers")
@@ -549,7 +550,7 @@ print(f"wrong answers copied from the prompt: {len(copied)} of {len(test)}, by f
       f"{len(from_instruction)} of them from the instruction")
 for ex, a in (from_instruction[:2] + [c for c in copied if c not in from_instruction][:2]):
     print(f"   [{ex.task}] {ex.instruction} / {ex.input[:50]!r}... -> {a!r} (the answer: {ex.answer!r})")
-print("the seed-0 model's sentiment answers:", dict(Counter(a for ex, a in zip(test, answers0) if ex.task == "sentiment")))
+print("the seed-0 model's sentiment answers:", dict(Counter(a for ex, a in zip(test, answers0, strict=True) if ex.task == "sentiment")))
 """)
 
 md(r"""
@@ -568,9 +569,9 @@ bias = {pair: evaluate.bias_probe(base, tok, pair, baseline_words=common, n_base
 plot_bias_probe(bias["he", "she"], title="the base model: which pronoun follows 'the {role} said that'")
 plt.show()
 for (a, b), r in bias.items():
-    top = sorted(zip(r["gaps"], r["roles"]))
+    top = sorted(zip(r["gaps"], r["roles"], strict=True))
     print(f"{a}/{b}: mean gap {statistics.fmean(r['gaps']):+.2f} nats; spread over roles {r['spread']:.2f} nats, "
-          f"larger than for {r['percentile']:.0%} of {len(r['baseline_spreads'])} random pairs; "
+          f"larger than for {round(r['percentile'] * len(r['baseline_spreads']))} of {len(r['baseline_spreads'])} random pairs; "
           f"most '{b}': {', '.join(role for _, role in top[:3])}; most '{a}': {', '.join(role for _, role in top[-3:])}")
 assert min(bias["he", "she"]["gaps"]) > 0  # "he" is the likelier pronoun after every role, as the text says
 """)
@@ -590,7 +591,7 @@ display(Markdown(f"For he/she the roles move the gap {verdict} (spread {r['sprea
 md(r"""
 ### Why this answer? Occlusion over the prompt
 
-Which prompt tokens does an answer depend on? **Occlusion** (`evaluate.occlusion`): replace one prompt token at a time by a neutral token (a space) and measure how much the log-probability of the model's own answer falls, in nats. It is exact for that replacement and says nothing about tokens that matter only together. One speaker question the tuned model answered right (or, if none, its first one). Replacing a *marker* is not a neutral change: without `<|assistant|>` nothing says an answer is due, so expect the markers to score high; the interesting part is which words of the instruction and the lines come next.
+Which prompt tokens does an answer depend on? **Occlusion** (`evaluate.occlusion`): replace one prompt token at a time by a neutral token (a space) and measure how much the log-probability of the model's own answer falls, in nats. It is exact for that replacement and says nothing about tokens that matter only together. One speaker question the tuned model answered right (or, if none, its first one). Replacing a *marker* is not a neutral change: without `<|assistant|>` nothing says an answer is due, so expect `<|assistant|>` to score high; the interesting part is which words of the instruction and the lines come next.
 """)
 
 code(r"""

@@ -114,8 +114,10 @@ def plot_token_scores(
         r, c = divmod(i, width)
         ax.add_patch(plt.Rectangle((c, -r - 1), 0.96, 0.9, color=cmap(norm(s))))
         text = visible(tok)
-        label = text if len(text) <= 13 else text[:12] + "…"
-        ax.text(c + 0.48, -r - 0.55, label, ha="center", va="center", fontsize=TICK_SIZE + 1)
+        shown = text if len(text) <= 13 else text[:12] + "…"
+        colour = "white" if abs(s) > 0.6 * vmax else "black"
+        ax.text(c + 0.48, -r - 0.55, shown, ha="center", va="center", fontsize=TICK_SIZE + 1,
+                color=colour)  # fmt: skip
     ax.set_xlim(0, width)
     ax.set_ylim(-rows - 0.1, 0)
     ax.set_axis_off()
