@@ -10,48 +10,17 @@ printed by a code cell from the measured values, or followed by an assert.
 
 from __future__ import annotations
 
-import json
 import sys
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lesson07_exercises import add_exercises  # noqa: E402  (the exercise cells, with their checks)
+from notebook_builder import NotebookBuilder  # noqa: E402
 
 ROOT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
 
-CELLS: list[dict] = []
-
-
-def _lines(text: str) -> list[str]:
-    text = text.strip("\n")
-    lines = text.split("\n")
-    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
-
-
-def md(text: str) -> None:
-    CELLS.append(
-        {
-            "cell_type": "markdown",
-            "id": uuid.uuid4().hex[:8],
-            "metadata": {},
-            "source": _lines(text),
-        }
-    )
-
-
-def code(text: str) -> None:
-    CELLS.append(
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": uuid.uuid4().hex[:8],
-            "metadata": {},
-            "outputs": [],
-            "source": _lines(text),
-        }
-    )
-
+NB = NotebookBuilder()
+md, code = NB.md, NB.code
 
 
 # --- title ----------------------------------------------------------------------------------------
@@ -696,18 +665,7 @@ md(r"""
 
 
 def main() -> None:
-    nb = {
-        "cells": CELLS,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python", "pygments_lexer": "ipython3"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path = ROOT / "notebooks" / "07_assistant.ipynb"
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {path.relative_to(ROOT)} ({len(CELLS)} cells)")
+    NB.write(ROOT / "notebooks" / "07_assistant.ipynb", ROOT)
 
 
 if __name__ == "__main__":
